@@ -1,0 +1,102 @@
+//! Builds `warden-module` for `wasm32-unknown-unknown` (profile `wasm`) and hands its path to
+//! the crate as `WARDEN_MODULE_WASM`. Adds the wasm target with rustup when it is missing, so a
+//! fresh clone builds with nothing but the stock toolchain.
+//!
+//! The module is built by a nested cargo into its own target directory (`target/wasm-module`),
+//! so it never contends with the outer build's lock.
+
+use std::env;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().expect("workspace root").to_path_buf();
+    let module_dir = root.join("module");
+    println!("cargo:rerun-if-changed={}", module_dir.join("src").display());
+    println!("cargo:rerun-if-changed={}", module_dir.join("Cargo.toml").display());
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
+    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!("cargo:rerun-if-env-changed=WARDEN_MODULE_WASM");
+
+    // A prebuilt module may be supplied instead (for example by a chain's own build).
+    if let Ok(path) = env::var("WARDEN_MODULE_WASM") {
+        println!("cargo:rustc-env=WARDEN_MODULE_WASM={path}");
+        return;
+    }
+
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target_dir = env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"))
+        .join("wasm-module");
+
+    ensure_target();
+
+    let mut cmd = Command::new(&cargo);
+    cmd.current_dir(&root)
+        .args(["build", "--package", "warden-module", "--lib", "--locked"])
+        .args(["--target", TARGET, "--profile", "wasm", "--target-dir"])
+        .arg(&target_dir);
+    // The outer build's flags are for the host, not for wasm.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (key, _) in env::vars() {
+        if key.starts_with("CARGO_FEATURE_") || key.starts_with("CARGO_CFG_") {
+            cmd.env_remove(key);
+        }
+    }
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run {cargo} to build warden-module for {TARGET}: {e}"));
+    if !status.success() {
+        panic!("building warden-module for {TARGET} failed ({status}); see the output above");
+    }
+    let wasm = target_dir.join(TARGET).join("wasm").join("warden_module.wasm");
+    if !wasm.exists() {
+        panic!("the wasm build finished but {} is missing", wasm.display());
+    }
+    println!("cargo:rustc-env=WARDEN_MODULE_WASM={}", wasm.display());
+}
+
+/// Adds the wasm target when the active toolchain lacks it.
+fn ensure_target() {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    if let Some(sysroot) = &sysroot {
+        if has_target(sysroot) {
+            return;
+        }
+    }
+    println!("cargo:warning=the {TARGET} target is missing; adding it with rustup");
+    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => panic!(
+            "the {TARGET} target is missing and `rustup target add {TARGET}` failed ({other:?}); \
+             install it by hand and build again"
+        ),
+    }
+}
+
+fn has_target(sysroot: &Path) -> bool {
+    sysroot.join("lib").join("rustlib").join(TARGET).join("lib").is_dir()
+}

@@ -1,0 +1,467 @@
+//! The wasm executor: the one place that embeds wasmtime.
+//!
+//! It runs `warden-module`'s `.wasm` deterministically: NaN canonicalisation, no threads, no
+//! SIMD (relaxed or otherwise), a bounded stack and memory, fuel metering with a per-call
+//! limit, and a fresh instance per call from a pooling allocator. Host functions see a
+//! per-call overlay over a [`Store`]; its writes reach the store only when the call returns
+//! success, so a rejected call, a trap or fuel exhaustion leaves the state untouched.
+
+use std::collections::BTreeMap;
+
+use borsh::BorshDeserialize;
+use wasmtime::{
+    Caller, Config, Engine, InstanceAllocationStrategy, Linker, Memory, Module,
+    PoolingAllocationConfig, Store as WasmStore, Trap, TypedFunc,
+};
+
+use warden_module::codec::encode;
+use warden_module::msg::{Event, Genesis};
+use warden_module::wire::PublicKey;
+
+/// The module built for `wasm32-unknown-unknown` by this crate's build script.
+pub const MODULE_WASM: &[u8] = include_bytes!(env!("WARDEN_MODULE_WASM"));
+
+/// Largest storage key the module may use.
+pub const MAX_KEY_BYTES: usize = 1024;
+/// Largest stored value, event or output.
+pub const MAX_VALUE_BYTES: usize = 4 << 20;
+/// Most events one call may emit.
+pub const MAX_EVENTS: usize = 10_000;
+/// Linear memory limit of one instance.
+pub const MAX_MEMORY_BYTES: usize = 64 << 20;
+
+/// Fuel charged per byte moved across the host boundary, on top of a fixed cost per call.
+const FUEL_PER_BYTE: u64 = 1;
+const FUEL_PER_HOST_CALL: u64 = 1_000;
+
+/// The state a call reads and, on success, writes.
+pub trait Store {
+    /// The value under `key`.
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// Applies a successful call's writes (`None` removes).
+    fn apply(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+}
+
+/// A store in memory.
+pub type MemoryStore = BTreeMap<Vec<u8>, Vec<u8>>;
+
+impl Store for MemoryStore {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        BTreeMap::get(self, key).cloned()
+    }
+    fn apply(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+        for (key, value) in changes {
+            match value {
+                Some(value) => self.insert(key, value),
+                None => self.remove(&key),
+            };
+        }
+    }
+}
+
+/// The block a call runs in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BlockContext {
+    /// Block height.
+    pub height: u64,
+    /// Block time, milliseconds since the Unix epoch.
+    pub time: u64,
+}
+
+/// Executor settings.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecutorConfig {
+    /// Fuel each call may burn.
+    pub fuel_per_call: u64,
+    /// Instances the pooling allocator keeps ready.
+    pub pool_size: u32,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            // About 400 in-wasm signature verifications.
+            fuel_per_call: 1_000_000_000,
+            pool_size: 16,
+        }
+    }
+}
+
+/// Why a call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The module refused the call with a named error.
+    #[error("{0}")]
+    Module(warden_module::Error),
+    /// The call ran out of fuel.
+    #[error("out of fuel")]
+    OutOfFuel,
+    /// The call trapped (a bug in the module or a host-function refusal).
+    #[error("trap: {0}")]
+    Trap(String),
+}
+
+/// What a call did.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// The output bytes on success (a query's response), or why it failed.
+    pub result: Result<Vec<u8>, CallError>,
+    /// Fuel burnt.
+    pub fuel_used: u64,
+    /// Events emitted (empty unless it succeeded).
+    pub events: Vec<Event>,
+}
+
+impl CallOutcome {
+    /// Whether the call succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// The module's error, if it refused the call.
+    pub fn module_error(&self) -> Option<warden_module::Error> {
+        match &self.result {
+            Err(CallError::Module(e)) => Some(*e),
+            _ => None,
+        }
+    }
+}
+
+/// Per-call host state. It owns the store for the length of the call.
+struct CallState<S> {
+    store: S,
+    changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    events: Vec<Vec<u8>>,
+    output: Option<Vec<u8>>,
+    context: BlockContext,
+    caller: Option<PublicKey>,
+    abort: Option<String>,
+}
+
+type Entry = TypedFunc<(u32, u32), u32>;
+
+/// Loads and runs the module.
+pub struct Executor {
+    engine: Engine,
+    module: Module,
+    config: ExecutorConfig,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor").field("config", &self.config).finish()
+    }
+}
+
+/// The deterministic wasmtime configuration every Warden node uses.
+pub fn engine_config(pool_size: u32) -> Config {
+    let mut config = Config::new();
+    config
+        .consume_fuel(true)
+        .cranelift_nan_canonicalization(true)
+        .wasm_simd(false)
+        .wasm_relaxed_simd(false)
+        .relaxed_simd_deterministic(true)
+        .wasm_multi_memory(false)
+        .max_wasm_stack(512 * 1024);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_memories(pool_size)
+        .total_tables(pool_size)
+        .total_core_instances(pool_size)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    config
+}
+
+impl Executor {
+    /// Compiles the embedded module.
+    pub fn new(config: ExecutorConfig) -> anyhow::Result<Self> {
+        Self::from_wasm(MODULE_WASM, config)
+    }
+
+    /// Compiles a given module binary.
+    pub fn from_wasm(wasm: &[u8], config: ExecutorConfig) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(config.pool_size))
+            .map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
+        let module =
+            Module::new(&engine, wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e}"))?;
+        Ok(Self {
+            engine,
+            module,
+            config,
+        })
+    }
+
+    /// The executor's settings.
+    pub fn config(&self) -> ExecutorConfig {
+        self.config
+    }
+
+    /// Initialises the module's state in `store` from `genesis`.
+    pub fn init<S: Store + Default + 'static>(&self, store: &mut S, ctx: BlockContext, genesis: &Genesis) -> CallOutcome {
+        self.call(store, ctx, None, "warden_init", &encode(genesis), true)
+    }
+
+    /// Executes a borsh-encoded transaction payload sent by `caller`.
+    pub fn execute<S: Store + Default + 'static>(
+        &self,
+        store: &mut S,
+        ctx: BlockContext,
+        caller: Option<PublicKey>,
+        tx: &[u8],
+    ) -> CallOutcome {
+        self.call(store, ctx, caller, "warden_execute", tx, true)
+    }
+
+    /// Answers a borsh-encoded query; the state is never written.
+    pub fn query<S: Store + Default + 'static>(&self, store: &mut S, ctx: BlockContext, query: &[u8]) -> CallOutcome {
+        self.call(store, ctx, None, "warden_query", query, false)
+    }
+
+    /// Runs the module's own `verify_strict` on one signature (borsh `(key, bytes, signature)`).
+    pub fn verify(&self, input: &[u8]) -> CallOutcome {
+        self.call(&mut MemoryStore::new(), BlockContext::default(), None, "warden_verify", input, false)
+    }
+
+    fn call<S: Store + Default + 'static>(
+        &self,
+        store: &mut S,
+        ctx: BlockContext,
+        caller: Option<PublicKey>,
+        entry: &str,
+        input: &[u8],
+        commit: bool,
+    ) -> CallOutcome {
+        // The call owns the store while it runs and hands it back after.
+        let state = CallState {
+            store: std::mem::take(store),
+            changes: BTreeMap::new(),
+            events: Vec::new(),
+            output: None,
+            context: ctx,
+            caller,
+            abort: None,
+        };
+        let mut wasm_store = WasmStore::new(&self.engine, state);
+        let fuel = self.config.fuel_per_call;
+        let result = self.run(&mut wasm_store, entry, input, fuel);
+        let fuel_used = fuel.saturating_sub(wasm_store.get_fuel().unwrap_or(0));
+        let mut state = wasm_store.into_data();
+        *store = std::mem::take(&mut state.store);
+        let result = match result {
+            Ok(0) => Ok(state.output.clone().unwrap_or_default()),
+            Ok(code) => Err(CallError::Module(decode_error(code, state.output.as_deref()))),
+            Err(e) => Err(e),
+        };
+        let result = match (result, state.abort) {
+            (Err(CallError::Trap(_)), Some(msg)) => Err(CallError::Trap(msg)),
+            (r, _) => r,
+        };
+        if result.is_err() {
+            return CallOutcome {
+                result,
+                fuel_used,
+                events: Vec::new(),
+            };
+        }
+        let mut events = Vec::with_capacity(state.events.len());
+        for raw in &state.events {
+            match Event::try_from_slice(raw) {
+                Ok(event) => events.push(event),
+                Err(e) => {
+                    return CallOutcome {
+                        result: Err(CallError::Trap(format!("undecodable event: {e}"))),
+                        fuel_used,
+                        events: Vec::new(),
+                    }
+                }
+            }
+        }
+        let changes = state.changes;
+        if commit {
+            store.apply(changes);
+        }
+        CallOutcome {
+            result,
+            fuel_used,
+            events,
+        }
+    }
+
+    fn run<S: Store + 'static>(
+        &self,
+        wasm_store: &mut WasmStore<CallState<S>>,
+        entry: &str,
+        input: &[u8],
+        fuel: u64,
+    ) -> Result<u32, CallError> {
+        let trap = |e: wasmtime::Error| -> CallError {
+            match e.downcast_ref::<Trap>() {
+                Some(Trap::OutOfFuel) => CallError::OutOfFuel,
+                _ => CallError::Trap(format!("{e:#}")),
+            }
+        };
+        wasm_store.set_fuel(fuel).map_err(trap)?;
+        let linker = linker::<S>(&self.engine).map_err(trap)?;
+        let instance = linker.instantiate(&mut *wasm_store, &self.module).map_err(trap)?;
+        let memory = instance
+            .get_memory(&mut *wasm_store, "memory")
+            .ok_or_else(|| CallError::Trap("module exports no memory".into()))?;
+        let alloc: TypedFunc<u32, u32> = instance
+            .get_typed_func(&mut *wasm_store, "warden_alloc")
+            .map_err(trap)?;
+        let func: Entry = instance.get_typed_func(&mut *wasm_store, entry).map_err(trap)?;
+        let len = u32::try_from(input.len()).map_err(|_| CallError::Trap("input too large".into()))?;
+        let ptr = alloc.call(&mut *wasm_store, len).map_err(trap)?;
+        memory
+            .write(&mut *wasm_store, ptr as usize, input)
+            .map_err(|e| CallError::Trap(format!("writing the input: {e}")))?;
+        func.call(&mut *wasm_store, (ptr, len)).map_err(trap)
+    }
+}
+
+fn decode_error(code: u32, output: Option<&[u8]>) -> warden_module::Error {
+    // The module passes the full error; fall back on the code alone only if it did not.
+    output
+        .and_then(|bytes| warden_module::Error::try_from_slice(bytes).ok())
+        .filter(|e| e.code() == code)
+        .unwrap_or(warden_module::Error::Decode)
+}
+
+fn memory<S>(caller: &mut Caller<'_, CallState<S>>) -> wasmtime::Result<Memory> {
+    caller
+        .get_export("memory")
+        .and_then(|e| e.into_memory())
+        .ok_or_else(|| wasmtime::Error::msg("module exports no memory"))
+}
+
+fn read_bytes<S>(
+    caller: &mut Caller<'_, CallState<S>>,
+    ptr: u32,
+    len: u32,
+    limit: usize,
+) -> wasmtime::Result<Vec<u8>> {
+    let len = len as usize;
+    if len > limit {
+        return Err(wasmtime::Error::msg(format!(
+            "host call with {len} bytes, over the limit of {limit}"
+        )));
+    }
+    charge(caller, len)?;
+    let mem = memory(caller)?;
+    let mut buf = vec![0u8; len];
+    mem.read(&*caller, ptr as usize, &mut buf)
+        .map_err(|_| wasmtime::Error::msg("host call outside memory"))?;
+    Ok(buf)
+}
+
+fn charge<S>(caller: &mut Caller<'_, CallState<S>>, bytes: usize) -> wasmtime::Result<()> {
+    let cost = FUEL_PER_HOST_CALL.saturating_add(FUEL_PER_BYTE.saturating_mul(bytes as u64));
+    let left = caller.get_fuel()?;
+    if left < cost {
+        caller.set_fuel(0)?;
+        return Err(Trap::OutOfFuel.into());
+    }
+    caller.set_fuel(left - cost)
+}
+
+fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallState<S>>> {
+    let mut linker: Linker<CallState<S>> = Linker::new(engine);
+    linker.func_wrap(
+        "warden",
+        "storage_read",
+        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32, vp: u32, cap: u32| -> wasmtime::Result<i32> {
+            let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
+            let state = caller.data();
+            let value = match state.changes.get(&key) {
+                Some(change) => change.clone(),
+                None => state.store.get(&key),
+            };
+            let Some(value) = value else {
+                return Ok(-1);
+            };
+            charge(&mut caller, value.len())?;
+            if value.len() <= cap as usize {
+                let mem = memory(&mut caller)?;
+                mem.write(&mut caller, vp as usize, &value)
+                    .map_err(|_| wasmtime::Error::msg("storage_read outside memory"))?;
+            }
+            i32::try_from(value.len()).map_err(|_| wasmtime::Error::msg("stored value too large"))
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "storage_write",
+        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32, vp: u32, vl: u32| -> wasmtime::Result<()> {
+            let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
+            let value = read_bytes(&mut caller, vp, vl, MAX_VALUE_BYTES)?;
+            caller.data_mut().changes.insert(key, Some(value));
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "storage_remove",
+        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32| -> wasmtime::Result<()> {
+            let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
+            caller.data_mut().changes.insert(key, None);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "block_height",
+        |caller: Caller<'_, CallState<S>>| -> u64 { caller.data().context.height },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "block_time",
+        |caller: Caller<'_, CallState<S>>| -> u64 { caller.data().context.time },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "caller",
+        |mut caller: Caller<'_, CallState<S>>, out: u32| -> wasmtime::Result<i32> {
+            let Some(key) = caller.data().caller else {
+                return Ok(0);
+            };
+            let mem = memory(&mut caller)?;
+            mem.write(&mut caller, out as usize, &key.0)
+                .map_err(|_| wasmtime::Error::msg("caller outside memory"))?;
+            Ok(1)
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "emit_event",
+        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let event = read_bytes(&mut caller, ptr, len, MAX_VALUE_BYTES)?;
+            let events = &mut caller.data_mut().events;
+            if events.len() >= MAX_EVENTS {
+                return Err(wasmtime::Error::msg("too many events"));
+            }
+            events.push(event);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "output",
+        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let out = read_bytes(&mut caller, ptr, len, MAX_VALUE_BYTES)?;
+            caller.data_mut().output = Some(out);
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
+        "abort",
+        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+            let msg = read_bytes(&mut caller, ptr, len, 4096)?;
+            let msg = String::from_utf8_lossy(&msg).into_owned();
+            caller.data_mut().abort = Some(msg.clone());
+            Err(wasmtime::Error::msg(format!("module aborted: {msg}")))
+        },
+    )?;
+    Ok(linker)
+}

@@ -1,0 +1,823 @@
+//! The contract: entry points that decode, dispatch to one `execute_*` function per message and
+//! commit only on success. Every function here works on typed values; raw bytes stop at
+//! [`init`], [`execute`] and [`query`].
+
+use alloc::vec::Vec;
+
+use crate::codec::{decode, encode, VecMap};
+use crate::config::{Config, PPB, PPM};
+use crate::crypto::Verifier;
+use crate::error::Error;
+use crate::evidence::{
+    verify_certificate, witness_power, Evidence, OffenceClass, OffenceKey, WitnessedAccusation,
+};
+use crate::isolation::{self, IsolationTable};
+use crate::msg::{
+    EffectivePower, EpochChange, Event, Genesis, Msg, Query, QueryResponse, ReputationInfo,
+    Rotation, Status, MAX_PAGE, MAX_QUERY_BYTES, MAX_TX_BYTES,
+};
+use crate::reputation;
+use crate::schedule::{Candidate, LeaderSchedule};
+use crate::state::{
+    keys, CorrelatedOffence, Host, IsolationState, LivenessState, Meta, OffenceRecord,
+    OperatorRecord, Overlay, ProposalStatus, SlashingProposal,
+};
+use crate::validators::ValidatorSet;
+use crate::wire::{signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey};
+
+/// The largest genesis the module decodes.
+pub const MAX_GENESIS_BYTES: usize = MAX_TX_BYTES;
+
+/// Initialises the module from a borsh-encoded [`Genesis`].
+pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
+    let genesis: Genesis = decode(genesis, MAX_GENESIS_BYTES)?;
+    let mut ov = Overlay::new(host);
+    if ov.get::<Meta>(keys::META)?.is_some() {
+        return Err(Error::AlreadyInitialized);
+    }
+    genesis.config.validate()?;
+    let set = ValidatorSet::new(genesis.epoch, genesis.validators)?;
+    let meta = Meta {
+        chain_id: genesis.chain_id,
+        authority: genesis.authority,
+        epoch: genesis.epoch,
+        retained_epochs: alloc::vec![genesis.epoch],
+        next_proposal_id: 0,
+    };
+    let height = ov.host().block_height();
+    let caller = ov.host().caller();
+    ov.emit(Event::Initialized {
+        chain_id: genesis.chain_id,
+        epoch: genesis.epoch,
+    });
+    let mut ctx = Contract {
+        ov,
+        meta,
+        config: genesis.config,
+        height,
+        caller,
+    };
+    ctx.start_epoch(set)?;
+    ctx.write_schedule()?;
+    ctx.finish()
+}
+
+/// Executes a borsh-encoded [`Msg`] sent by the host's caller. On any error nothing is written.
+pub fn execute<H: Host>(host: &mut H, verifier: &impl Verifier, tx: &[u8]) -> Result<(), Error> {
+    let msg: Msg = decode(tx, MAX_TX_BYTES)?;
+    let mut ctx = Contract::load(host)?;
+    ctx.refresh_isolation()?;
+    match msg {
+        Msg::SubmitEvidence(evidence) => ctx.execute_evidence(&evidence, verifier)?,
+        Msg::SubmitAccusation(accusation) => ctx.execute_accusation(&accusation, verifier)?,
+        Msg::RecordCertificates(certs) => ctx.execute_certificates(&certs, verifier)?,
+        Msg::RotateValidators(rotation) => ctx.execute_rotation(rotation, verifier)?,
+        Msg::UpdateConfig(config) => ctx.execute_update_config(config)?,
+        Msg::VetoSlashing { id } => ctx.execute_veto(id)?,
+        Msg::FinaliseSlashing { id } => ctx.execute_finalise(id)?,
+    }
+    ctx.finish()
+}
+
+/// Answers a borsh-encoded [`Query`] with a borsh-encoded [`QueryResponse`], as of the host's
+/// block height. Nothing is written.
+pub fn query<H: Host>(host: &mut H, query: &[u8]) -> Result<Vec<u8>, Error> {
+    let query: Query = decode(query, MAX_QUERY_BYTES)?;
+    let mut ctx = Contract::load(host)?;
+    // Bring isolation up to the current height in the (discarded) overlay.
+    ctx.refresh_isolation()?;
+    let response = ctx.answer(query)?;
+    Ok(encode(&response))
+}
+
+/// One transaction's view of the module's state.
+struct Contract<'h, H: Host> {
+    ov: Overlay<'h, H>,
+    meta: Meta,
+    config: Config,
+    height: u64,
+    caller: Option<PublicKey>,
+}
+
+impl<'h, H: Host> Contract<'h, H> {
+    fn load(host: &'h mut H) -> Result<Self, Error> {
+        let ov = Overlay::new(host);
+        let meta: Meta = ov.get(keys::META)?.ok_or(Error::NotInitialized)?;
+        let config: Config = ov.get(keys::CONFIG)?.ok_or(Error::NotInitialized)?;
+        let height = ov.host().block_height();
+        let caller = ov.host().caller();
+        Ok(Self {
+            ov,
+            meta,
+            config,
+            height,
+            caller,
+        })
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        self.ov.put(keys::META.to_vec(), &self.meta);
+        self.ov.put(keys::CONFIG.to_vec(), &self.config);
+        self.ov.commit();
+        Ok(())
+    }
+
+    fn is_authority(&self) -> bool {
+        self.caller == Some(self.meta.authority)
+    }
+
+    fn require_authority(&self) -> Result<(), Error> {
+        if self.is_authority() {
+            Ok(())
+        } else {
+            Err(Error::Unauthorized)
+        }
+    }
+
+    // ----- storage helpers -------------------------------------------------------------
+
+    fn oldest_epoch(&self) -> u64 {
+        self.meta.epoch.saturating_sub(self.config.retention_epochs)
+    }
+
+    /// The validator set of an admissible epoch: not in the future, not expired, retained.
+    fn epoch_set(&self, epoch: u64) -> Result<ValidatorSet, Error> {
+        if epoch > self.meta.epoch {
+            return Err(Error::FutureEpoch {
+                epoch,
+                current: self.meta.epoch,
+            });
+        }
+        let oldest = self.oldest_epoch();
+        if epoch < oldest {
+            return Err(Error::Expired { epoch, oldest });
+        }
+        self.ov
+            .get(&keys::set(epoch))?
+            .ok_or(Error::UnknownEpoch { epoch })
+    }
+
+    fn current_set(&self) -> Result<ValidatorSet, Error> {
+        self.ov
+            .get(&keys::set(self.meta.epoch))?
+            .ok_or(Error::UnknownEpoch {
+                epoch: self.meta.epoch,
+            })
+    }
+
+    fn schedule(&self, epoch: u64) -> Result<LeaderSchedule, Error> {
+        self.ov
+            .get(&keys::schedule(epoch))?
+            .ok_or(Error::UnknownEpoch { epoch })
+    }
+
+    fn record(&self, operator: OperatorId) -> Result<OperatorRecord, Error> {
+        Ok(self
+            .ov
+            .get(&keys::operator(operator))?
+            .unwrap_or(OperatorRecord {
+                reputation: self.config.reputation.baseline,
+                offences: 0,
+            }))
+    }
+
+    fn put_record(&mut self, operator: OperatorId, record: &OperatorRecord) {
+        self.ov.put(keys::operator(operator), record);
+    }
+
+    fn isolation(&self) -> Result<IsolationTable, Error> {
+        Ok(self.ov.get(keys::ISOLATION)?.unwrap_or_default())
+    }
+
+    fn put_isolation(&mut self, table: &IsolationTable) {
+        self.ov.put(keys::ISOLATION.to_vec(), table);
+    }
+
+    /// Changes an operator's reputation and emits the change.
+    fn set_reputation(&mut self, operator: OperatorId, f: impl FnOnce(u32) -> u32) -> Result<(), Error> {
+        let mut record = self.record(operator)?;
+        let from = record.reputation;
+        record.reputation = f(from).min(self.config.reputation.max);
+        if record.reputation != from {
+            self.put_record(operator, &record);
+            self.ov.emit(Event::ReputationChanged {
+                operator,
+                from,
+                to: record.reputation,
+            });
+        }
+        Ok(())
+    }
+
+    // ----- isolation ---------------------------------------------------------------------
+
+    /// Brings isolation to the current height (quarantine ends, rehabilitation, the cap).
+    fn refresh_isolation(&mut self) -> Result<(), Error> {
+        let mut table = self.isolation()?;
+        if table.is_empty() {
+            return Ok(());
+        }
+        let set = self.current_set()?;
+        let mut reputations = VecMap::new();
+        for (&op, state) in table.iter() {
+            if matches!(state, IsolationState::Probation { .. }) {
+                reputations.insert(op, self.record(op)?.reputation);
+            }
+        }
+        let events = isolation::refresh(
+            &mut table,
+            &set,
+            self.height,
+            |op| reputations.get(&op).copied().unwrap_or(0),
+            self.config.reputation.rehabilitation_threshold,
+        );
+        if !events.is_empty() {
+            self.put_isolation(&table);
+            for event in events {
+                self.ov.emit(event);
+            }
+        }
+        Ok(())
+    }
+
+    fn is_banned(&self, operator: OperatorId) -> Result<bool, Error> {
+        Ok(matches!(
+            isolation::state_of(&self.isolation()?, operator),
+            IsolationState::Banned { .. }
+        ))
+    }
+
+    fn ban(&mut self, operator: OperatorId, class: OffenceClass) -> Result<(), Error> {
+        let mut table = self.isolation()?;
+        table.insert(
+            operator,
+            IsolationState::Banned {
+                since: self.height,
+                class,
+            },
+        );
+        self.ov.emit(Event::Banned { operator, class });
+        let set = self.current_set()?;
+        for event in isolation::rebalance(&mut table, &set, self.height) {
+            self.ov.emit(event);
+        }
+        self.put_isolation(&table);
+        Ok(())
+    }
+
+    /// The graduated response to a Tier 2 or Tier 3 offence: a penalty, then a warning or a
+    /// quarantine that grows with the operator's history.
+    fn sanction(&mut self, operator: OperatorId, class: OffenceClass) -> Result<(), Error> {
+        let penalty = match class.tier() {
+            2 => self.config.reputation.tier2_penalty,
+            _ => self.config.reputation.tier3_penalty,
+        };
+        self.set_reputation(operator, |r| reputation::penalise(r, penalty))?;
+        let mut record = self.record(operator)?;
+        record.offences = record.offences.saturating_add(1);
+        self.put_record(operator, &record);
+        match isolation::graduated_response(record.offences, &self.config.isolation) {
+            None => self.ov.emit(Event::Warned { operator, class }),
+            Some((level, blocks)) => {
+                let mut table = self.isolation()?;
+                isolation::impose_quarantine(&mut table, operator, level, blocks, self.height);
+                let set = self.current_set()?;
+                for event in isolation::rebalance(&mut table, &set, self.height) {
+                    self.ov.emit(event);
+                }
+                if matches!(
+                    isolation::state_of(&table, operator),
+                    IsolationState::Deferred { .. }
+                ) {
+                    self.ov.emit(Event::QuarantineDeferred { operator });
+                }
+                self.put_isolation(&table);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- Tier 1 ------------------------------------------------------------------------
+
+    fn execute_evidence(&mut self, evidence: &Evidence, verifier: &impl Verifier) -> Result<(), Error> {
+        // 1. Structure: kinds, signers, epochs, views, conflict. No state, no signature.
+        let offence = evidence.offence()?;
+        // 2. Epoch: not future, not expired, known.
+        let set = self.epoch_set(offence.epoch)?;
+        let power = set
+            .get(offence.operator)
+            .ok_or(Error::UnknownValidator {
+                operator: offence.operator,
+                epoch: offence.epoch,
+            })?
+            .power;
+        // 3. Duplicates and bans: storage reads.
+        let id = offence.id();
+        if self.ov.get::<OffenceRecord>(&keys::offence(&id))?.is_some() {
+            return Err(Error::Duplicate);
+        }
+        if self.is_banned(offence.operator)? {
+            return Err(Error::AlreadyBanned {
+                operator: offence.operator,
+            });
+        }
+        // 4. The rule and the signatures.
+        let schedule = self.schedule(offence.epoch)?;
+        let justify_set = match evidence.justify_epoch() {
+            Some(epoch) if epoch != offence.epoch => self.epoch_set(epoch)?,
+            _ => set.clone(),
+        };
+        evidence.verify(self.meta.chain_id, &set, &schedule, &justify_set, verifier)?;
+
+        // Accepted: record, ban, penalise, propose a slash.
+        self.ov.put(keys::offence(&id), &OffenceRecord { height: self.height });
+        self.ov.emit(Event::EvidenceAccepted {
+            offence,
+            reporter: self.caller,
+        });
+        let penalty = self.config.reputation.tier1_penalty;
+        self.set_reputation(offence.operator, |r| reputation::penalise(r, penalty))?;
+        self.ban(offence.operator, offence.class)?;
+        let self_report = self.caller.is_some_and(|c| {
+            set.get(offence.operator).is_some_and(|v| v.key == c)
+                || self
+                    .current_set()
+                    .is_ok_and(|s| s.get(offence.operator).is_some_and(|v| v.key == c))
+        });
+        self.propose_slash(offence, power, set.total_power, self_report)
+    }
+
+    fn propose_slash(
+        &mut self,
+        offence: OffenceKey,
+        power: u64,
+        total_power: u64,
+        self_report: bool,
+    ) -> Result<(), Error> {
+        let window = self.config.slashing.correlation_window_epochs;
+        let oldest = self.oldest_epoch();
+        let mut recent: Vec<CorrelatedOffence> =
+            self.ov.get(keys::CORRELATION)?.unwrap_or_default();
+        recent.retain(|o| o.epoch >= oldest);
+        let correlated = |o: &CorrelatedOffence| o.epoch.abs_diff(offence.epoch) < window;
+        // Each offender once: a banned operator cannot offend again, but be safe.
+        let mut offenders: VecMap<OperatorId, u64> = VecMap::new();
+        for o in recent.iter().filter(|o| correlated(o)) {
+            offenders.insert(o.operator, o.power);
+        }
+        offenders.insert(offence.operator, power);
+        let k = offenders.values().fold(0u64, |a, p| a.saturating_add(*p));
+        let fraction_ppb = correlated_fraction(k, total_power, self.config.slashing.min_fraction_ppb);
+        let reporter = if self_report { None } else { self.caller };
+        let reward_ppm = self.config.slashing.reporter_reward_ppm;
+        let reward = |fraction: u64| {
+            if reporter.is_some() {
+                (u128::from(fraction) * u128::from(reward_ppm) / u128::from(PPM)) as u64
+            } else {
+                0
+            }
+        };
+        let id = self.meta.next_proposal_id;
+        self.meta.next_proposal_id = id.checked_add(1).ok_or(Error::Overflow)?;
+        let proposal = SlashingProposal {
+            id,
+            offence,
+            evidence_id: offence.id(),
+            fraction_ppb,
+            reporter,
+            reporter_reward_ppb: reward(fraction_ppb),
+            created: self.height,
+            execute_after: self.height.saturating_add(self.config.slashing.deferral_blocks),
+            status: ProposalStatus::Pending,
+        };
+        self.ov.put(keys::proposal(id), &proposal);
+        self.ov.emit(Event::SlashingProposed { proposal });
+        // Raise earlier correlated proposals that are still pending.
+        for o in recent.iter().filter(|o| correlated(o)) {
+            let Some(mut earlier) = self.ov.get::<SlashingProposal>(&keys::proposal(o.proposal))? else {
+                continue;
+            };
+            if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb {
+                earlier.fraction_ppb = fraction_ppb;
+                if earlier.reporter.is_some() {
+                    earlier.reporter_reward_ppb =
+                        (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64;
+                }
+                self.ov.put(keys::proposal(earlier.id), &earlier);
+                self.ov.emit(Event::SlashingFractionRaised {
+                    id: earlier.id,
+                    fraction_ppb,
+                    reporter_reward_ppb: earlier.reporter_reward_ppb,
+                });
+            }
+        }
+        recent.push(CorrelatedOffence {
+            operator: offence.operator,
+            epoch: offence.epoch,
+            power,
+            proposal: id,
+        });
+        self.ov.put(keys::CORRELATION.to_vec(), &recent);
+        Ok(())
+    }
+
+    fn execute_veto(&mut self, id: u64) -> Result<(), Error> {
+        self.require_authority()?;
+        let mut proposal: SlashingProposal = self
+            .ov
+            .get(&keys::proposal(id))?
+            .ok_or(Error::UnknownProposal { id })?;
+        if proposal.status != ProposalStatus::Pending || self.height >= proposal.execute_after {
+            return Err(Error::NotPending { id });
+        }
+        proposal.status = ProposalStatus::Vetoed;
+        self.ov.put(keys::proposal(id), &proposal);
+        self.ov.emit(Event::SlashingVetoed { id });
+        Ok(())
+    }
+
+    fn execute_finalise(&mut self, id: u64) -> Result<(), Error> {
+        let mut proposal: SlashingProposal = self
+            .ov
+            .get(&keys::proposal(id))?
+            .ok_or(Error::UnknownProposal { id })?;
+        if proposal.status != ProposalStatus::Pending {
+            return Err(Error::NotPending { id });
+        }
+        if self.height < proposal.execute_after {
+            return Err(Error::DeferralPending {
+                until: proposal.execute_after,
+            });
+        }
+        proposal.status = ProposalStatus::Finalised;
+        self.ov.put(keys::proposal(id), &proposal);
+        self.ov.emit(Event::SlashingFinalised {
+            id,
+            operator: proposal.offence.operator,
+            fraction_ppb: proposal.fraction_ppb,
+            reporter_reward_ppb: proposal.reporter_reward_ppb,
+            reporter: proposal.reporter,
+        });
+        Ok(())
+    }
+
+    // ----- Tier 2 ------------------------------------------------------------------------
+
+    fn execute_accusation(
+        &mut self,
+        witnessed: &WitnessedAccusation,
+        verifier: &impl Verifier,
+    ) -> Result<(), Error> {
+        let a = &witnessed.accusation;
+        let (first, last) = (a.first_view, a.last_view);
+        if last < first || last - first >= self.config.liveness.max_accusation_views {
+            return Err(Error::InvalidViewRange { first, last });
+        }
+        let set = self.epoch_set(a.epoch)?;
+        if set.get(a.accused).is_none() {
+            return Err(Error::UnknownValidator {
+                operator: a.accused,
+                epoch: a.epoch,
+            });
+        }
+        let class = a.behaviour.class();
+        let mark_key = keys::accusation_mark(a.accused, class as u8, a.epoch);
+        if self.ov.get::<u64>(&mark_key)?.is_some_and(|mark| first <= mark) {
+            return Err(Error::Duplicate);
+        }
+        if self.is_banned(a.accused)? {
+            return Err(Error::AlreadyBanned {
+                operator: a.accused,
+            });
+        }
+        let message = a.signing_bytes(self.meta.chain_id);
+        let witness_power = witness_power(
+            &set,
+            &message,
+            &witnessed.witnesses,
+            Some(a.accused),
+            set.one_third_plus(),
+            verifier,
+        )?;
+        self.ov.put(mark_key, &last);
+        let offence = OffenceKey {
+            operator: a.accused,
+            epoch: a.epoch,
+            view: first,
+            class,
+        };
+        self.ov.emit(Event::AccusationAccepted {
+            offence,
+            witness_power,
+            measured: a.measured,
+        });
+        self.sanction(a.accused, class)
+    }
+
+    // ----- Tier 3 ------------------------------------------------------------------------
+
+    fn execute_certificates(
+        &mut self,
+        certs: &[Certificate],
+        verifier: &impl Verifier,
+    ) -> Result<(), Error> {
+        if certs.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        let mut liveness: LivenessState = self.ov.get(keys::LIVENESS)?.unwrap_or_default();
+        for cert in certs {
+            let set = self.epoch_set(cert.epoch)?;
+            let kind = cert.kind as u8;
+            let position = (cert.epoch, cert.view);
+            if liveness.watermarks.get(&kind).is_some_and(|w| position <= *w) {
+                return Err(Error::Duplicate);
+            }
+            verify_certificate(self.meta.chain_id, &set, cert, verifier)?;
+            liveness.watermarks.insert(kind, position);
+            liveness.certificates = liveness.certificates.saturating_add(1);
+            for part in cert.signatures.iter() {
+                let count = liveness.signed.entry_or(part.signer, 0);
+                *count = count.saturating_add(1);
+            }
+            if cert.kind == CertificateKind::Timeout {
+                if let Some(leader) = self.schedule(cert.epoch)?.leader(cert.view) {
+                    let count = liveness.leader_failures.entry_or(leader, 0);
+                    *count = count.saturating_add(1);
+                }
+            }
+            if liveness.certificates >= self.config.liveness.participation_window {
+                self.close_window(&mut liveness)?;
+            }
+        }
+        self.ov.put(keys::LIVENESS.to_vec(), &liveness);
+        self.ov.emit(Event::CertificatesRecorded {
+            count: certs.len() as u32,
+        });
+        Ok(())
+    }
+
+    /// Evaluates the window: rewards those who signed enough, sanctions those who did not and
+    /// leaders who failed too often, then opens the next window.
+    fn close_window(&mut self, liveness: &mut LivenessState) -> Result<(), Error> {
+        let set = self.current_set()?;
+        let total = u64::from(liveness.certificates.max(1));
+        let min_ppm = u64::from(self.config.liveness.min_participation_ppm);
+        let max_failures = self.config.liveness.max_leader_failures;
+        let reward = self.config.reputation.participation_reward;
+        let max = self.config.reputation.max;
+        let table = self.isolation()?;
+        for v in set.validators.iter() {
+            if isolation::is_isolated(isolation::state_of(&table, v.operator)) {
+                continue;
+            }
+            let signed = u64::from(liveness.signed.get(&v.operator).copied().unwrap_or(0));
+            if signed * PPM / total < min_ppm {
+                self.sanction(v.operator, OffenceClass::LowParticipation)?;
+            } else {
+                self.set_reputation(v.operator, |r| reputation::reward(r, reward, max))?;
+            }
+            let failures = liveness
+                .leader_failures
+                .get(&v.operator)
+                .copied()
+                .unwrap_or(0);
+            if failures >= max_failures {
+                self.sanction(v.operator, OffenceClass::LeaderFailures)?;
+            }
+        }
+        self.ov.emit(Event::ParticipationWindowClosed {
+            window: liveness.window,
+            certificates: liveness.certificates,
+        });
+        liveness.window = liveness.window.saturating_add(1);
+        liveness.certificates = 0;
+        liveness.signed.clear();
+        liveness.leader_failures.clear();
+        // Rehabilitation may follow the rewards.
+        self.refresh_isolation()
+    }
+
+    // ----- epochs and governance --------------------------------------------------------
+
+    fn execute_rotation(&mut self, rotation: Rotation, verifier: &impl Verifier) -> Result<(), Error> {
+        if rotation.epoch <= self.meta.epoch {
+            return Err(Error::EpochNotAfter {
+                epoch: rotation.epoch,
+                current: self.meta.epoch,
+            });
+        }
+        let next = ValidatorSet::new(rotation.epoch, rotation.validators)?;
+        if !self.is_authority() {
+            if rotation.approvals.is_empty() {
+                return Err(Error::Unauthorized);
+            }
+            let current = self.current_set()?;
+            let change = EpochChange {
+                epoch: next.epoch,
+                set_hash: next.hash(),
+            };
+            let message = signing_bytes(
+                self.meta.chain_id,
+                self.meta.epoch,
+                MessageKind::EpochChange,
+                &change,
+            );
+            witness_power(
+                &current,
+                &message,
+                &rotation.approvals,
+                None,
+                current.quorum(),
+                verifier,
+            )?;
+        }
+        // Reputation decays toward the baseline at every epoch change.
+        let current = self.current_set()?;
+        let mut operators: Vec<OperatorId> = current
+            .validators
+            .iter()
+            .chain(next.validators.iter())
+            .map(|v| v.operator)
+            .collect();
+        operators.sort_unstable();
+        operators.dedup();
+        let config = self.config.reputation.clone();
+        for op in operators {
+            self.set_reputation(op, |r| reputation::decay(r, &config))?;
+        }
+        self.meta.epoch = next.epoch;
+        self.start_epoch(next)?;
+        // Isolation under the new set's power (and rehabilitation after the decay).
+        self.refresh_isolation()?;
+        self.write_schedule()
+    }
+
+    /// Stores `set` as the current epoch's set and prunes epochs past retention.
+    fn start_epoch(&mut self, set: ValidatorSet) -> Result<(), Error> {
+        let epoch = set.epoch;
+        self.ov.emit(Event::EpochStarted {
+            epoch,
+            validators: set.validators.len() as u32,
+            total_power: set.total_power,
+            set_hash: set.hash(),
+        });
+        self.ov.put(keys::set(epoch), &set);
+        if self.meta.retained_epochs.last() != Some(&epoch) {
+            self.meta.retained_epochs.push(epoch);
+        }
+        let oldest = self.oldest_epoch();
+        let (expired, kept): (Vec<u64>, Vec<u64>) = self
+            .meta
+            .retained_epochs
+            .iter()
+            .partition(|e| **e < oldest);
+        for e in expired {
+            self.ov.delete(keys::set(e));
+            self.ov.delete(keys::schedule(e));
+        }
+        self.meta.retained_epochs = kept;
+        Ok(())
+    }
+
+    /// The current epoch's schedule from effective power and reputation.
+    fn write_schedule(&mut self) -> Result<(), Error> {
+        let set = self.current_set()?;
+        let table = self.isolation()?;
+        let influence = self.config.isolation.probation_influence_ppm;
+        let mut candidates = Vec::with_capacity(set.validators.len());
+        for v in set.validators.iter() {
+            candidates.push(Candidate {
+                operator: v.operator,
+                effective_power: isolation::effective_power(
+                    isolation::state_of(&table, v.operator),
+                    v.power,
+                    influence,
+                ),
+                reputation: self.record(v.operator)?.reputation,
+            });
+        }
+        let schedule = LeaderSchedule::compute(self.meta.chain_id, set.epoch, &candidates);
+        self.ov.put(keys::schedule(set.epoch), &schedule);
+        Ok(())
+    }
+
+    fn execute_update_config(&mut self, config: Config) -> Result<(), Error> {
+        self.require_authority()?;
+        config.validate()?;
+        self.config = config;
+        self.ov.emit(Event::ConfigUpdated);
+        Ok(())
+    }
+
+    // ----- queries -----------------------------------------------------------------------
+
+    fn answer(&self, query: Query) -> Result<QueryResponse, Error> {
+        Ok(match query {
+            Query::Status => {
+                let set = self.current_set()?;
+                let table = self.isolation()?;
+                let count = |f: fn(&IsolationState) -> bool| {
+                    table.values().filter(|s| f(s)).count() as u32
+                };
+                let isolated_power = set
+                    .validators
+                    .iter()
+                    .filter(|v| isolation::is_isolated(isolation::state_of(&table, v.operator)))
+                    .fold(0u64, |a, v| a.saturating_add(v.power));
+                QueryResponse::Status(Status {
+                    chain_id: self.meta.chain_id,
+                    epoch: self.meta.epoch,
+                    height: self.height,
+                    authority: self.meta.authority,
+                    validators: set.validators.len() as u32,
+                    total_power: set.total_power,
+                    active_power: set.total_power.saturating_sub(isolated_power),
+                    banned: count(|s| matches!(s, IsolationState::Banned { .. })),
+                    quarantined: count(|s| matches!(s, IsolationState::Quarantined { .. })),
+                    slashing_proposals: self.meta.next_proposal_id,
+                })
+            }
+            Query::Config => QueryResponse::Config(self.config.clone()),
+            Query::Reputation { operator } => {
+                let record = self.record(operator)?;
+                QueryResponse::Reputation(ReputationInfo {
+                    operator,
+                    score: record.reputation,
+                    offences: record.offences,
+                })
+            }
+            Query::Isolation { operator } => {
+                QueryResponse::Isolation(isolation::state_of(&self.isolation()?, operator))
+            }
+            Query::Isolated => {
+                QueryResponse::Isolated(self.isolation()?.into_vec())
+            }
+            Query::SlashingProposals { start, limit } => {
+                let end = start
+                    .saturating_add(u64::from(limit.min(MAX_PAGE)))
+                    .min(self.meta.next_proposal_id);
+                let mut out = Vec::new();
+                for id in start..end {
+                    if let Some(p) = self.ov.get(&keys::proposal(id))? {
+                        out.push(p);
+                    }
+                }
+                QueryResponse::SlashingProposals(out)
+            }
+            Query::EffectivePower => {
+                let set = self.current_set()?;
+                let table = self.isolation()?;
+                let influence = self.config.isolation.probation_influence_ppm;
+                QueryResponse::EffectivePower(
+                    set.validators
+                        .iter()
+                        .map(|v| EffectivePower {
+                            operator: v.operator,
+                            power: v.power,
+                            effective: isolation::effective_power(
+                                isolation::state_of(&table, v.operator),
+                                v.power,
+                                influence,
+                            ),
+                        })
+                        .collect(),
+                )
+            }
+            Query::Leader { epoch, view } => {
+                self.epoch_set(epoch)?;
+                QueryResponse::Leader(self.schedule(epoch)?.leader(view))
+            }
+            Query::Schedule { epoch } => {
+                self.epoch_set(epoch)?;
+                QueryResponse::Schedule(self.schedule(epoch)?)
+            }
+            Query::ValidatorSet { epoch } => QueryResponse::ValidatorSet(self.epoch_set(epoch)?),
+        })
+    }
+}
+
+/// The correlated slashing fraction in ppb: `min((3k/n)^2, 1)` of the offending power `k` over
+/// the total power `n` (as in Substrate), never below `min_ppb`.
+pub fn correlated_fraction(offending_power: u64, total_power: u64, min_ppb: u64) -> u64 {
+    if total_power == 0 {
+        return PPB;
+    }
+    let k = u128::from(offending_power);
+    let n = u128::from(total_power);
+    let scaled = (9 * k * k).saturating_mul(u128::from(PPB)) / (n * n);
+    (scaled.min(u128::from(PPB)) as u64).max(min_ppb.min(PPB))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn correlated_fraction_grows_with_offenders_and_caps_at_one() {
+        let n = 100;
+        assert_eq!(correlated_fraction(1, n, 0), 900_000);
+        assert_eq!(correlated_fraction(10, n, 0), 90_000_000);
+        assert_eq!(correlated_fraction(34, n, 0), PPB);
+        assert_eq!(correlated_fraction(1, n, 10_000_000), 10_000_000);
+    }
+}

@@ -1,0 +1,209 @@
+//! The isolation state machine, as pure functions over the isolation table.
+//!
+//! ```text
+//!   Active ──Tier 2/3──▶ Deferred ──room under the cap──▶ Quarantined ──until──▶ Probation
+//!     ▲                     ▲  └──────────────◀── displaced by more severe ──────┘     │
+//!     └──────────────── reputation ≥ threshold (Rehabilitated) ◀──────────────────────┘
+//!   any ──Tier 1──▶ Banned (permanent)
+//! ```
+//!
+//! The cap: quarantined and banned power together never exceed the total power minus a
+//! quorum, so a quorum of power always stays active. Bans are provable and always apply
+//! first; quarantines are admitted by severity (long before short), then those already in
+//! force, then the oldest; the rest wait as `Deferred`.
+
+use alloc::vec::Vec;
+
+use crate::codec::VecMap;
+use crate::config::{IsolationConfig, PPM};
+use crate::msg::{Event, QuarantineLevel};
+use crate::state::IsolationState;
+use crate::validators::ValidatorSet;
+use crate::wire::OperatorId;
+
+/// Operators that are not active, with their state. Active operators are absent.
+pub type IsolationTable = VecMap<OperatorId, IsolationState>;
+
+/// The state of `operator` in `table`.
+pub fn state_of(table: &IsolationTable, operator: OperatorId) -> IsolationState {
+    table
+        .get(&operator)
+        .copied()
+        .unwrap_or(IsolationState::Active)
+}
+
+/// Power after isolation: zero when quarantined or banned, reduced on probation.
+pub fn effective_power(state: IsolationState, power: u64, probation_influence_ppm: u32) -> u64 {
+    match state {
+        IsolationState::Active | IsolationState::Deferred { .. } => power,
+        IsolationState::Probation { .. } => {
+            (u128::from(power) * u128::from(probation_influence_ppm) / u128::from(PPM)) as u64
+        }
+        IsolationState::Quarantined { .. } | IsolationState::Banned { .. } => 0,
+    }
+}
+
+/// Whether the state takes the operator's power out of the active set.
+pub fn is_isolated(state: IsolationState) -> bool {
+    matches!(
+        state,
+        IsolationState::Quarantined { .. } | IsolationState::Banned { .. }
+    )
+}
+
+/// The graduated response to an operator's `offences`-th Tier 2 or 3 offence: `None` for a
+/// warning, otherwise the quarantine's level and length in blocks.
+pub fn graduated_response(offences: u32, config: &IsolationConfig) -> Option<(QuarantineLevel, u64)> {
+    if offences <= config.warnings_before_quarantine {
+        None
+    } else if offences > config.long_quarantine_after {
+        Some((QuarantineLevel::Long, config.long_quarantine_blocks))
+    } else {
+        Some((QuarantineLevel::Short, config.short_quarantine_blocks))
+    }
+}
+
+/// Imposes a quarantine: a new one waits as `Deferred` until [`rebalance`] admits it; one in
+/// force or waiting is extended to the longer length and the higher level. Banned operators
+/// are left as they are.
+pub fn impose_quarantine(
+    table: &mut IsolationTable,
+    operator: OperatorId,
+    level: QuarantineLevel,
+    blocks: u64,
+    height: u64,
+) {
+    let next = match state_of(table, operator) {
+        IsolationState::Banned { .. } => return,
+        IsolationState::Quarantined {
+            since,
+            until,
+            level: old,
+        } => IsolationState::Quarantined {
+            since,
+            until: until.max(height.saturating_add(blocks)),
+            level: old.max(level),
+        },
+        IsolationState::Deferred {
+            blocks: old_blocks,
+            level: old,
+            since,
+        } => IsolationState::Deferred {
+            blocks: old_blocks.max(blocks),
+            level: old.max(level),
+            since,
+        },
+        IsolationState::Active | IsolationState::Probation { .. } => IsolationState::Deferred {
+            blocks,
+            level,
+            since: height,
+        },
+    };
+    table.insert(operator, next);
+}
+
+/// Brings the table up to `height`: ends quarantines that are over (probation follows),
+/// rehabilitates operators on probation whose reputation reached `threshold`, and admits or
+/// defers quarantines under the cap for `set`. Returns the events, in operator order per step.
+pub fn refresh(
+    table: &mut IsolationTable,
+    set: &ValidatorSet,
+    height: u64,
+    reputation: impl Fn(OperatorId) -> u32,
+    threshold: u32,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for (&operator, state) in table.iter_mut() {
+        if let IsolationState::Quarantined { until, .. } = *state {
+            if until <= height {
+                *state = IsolationState::Probation { since: height };
+                events.push(Event::ProbationStarted { operator });
+            }
+        }
+    }
+    let rehabilitated: Vec<OperatorId> = table
+        .iter()
+        .filter(|(op, s)| {
+            matches!(s, IsolationState::Probation { .. }) && reputation(**op) >= threshold
+        })
+        .map(|(op, _)| *op)
+        .collect();
+    for operator in rehabilitated {
+        table.remove(&operator);
+        events.push(Event::Rehabilitated { operator });
+    }
+    events.extend(rebalance(table, set, height));
+    events
+}
+
+/// Applies the cap: bans count first, then quarantines in order of severity, those already in
+/// force, age and operator; whatever does not fit waits as `Deferred`.
+pub fn rebalance(table: &mut IsolationTable, set: &ValidatorSet, height: u64) -> Vec<Event> {
+    let budget = set.total_power.saturating_sub(set.quorum());
+    let mut used: u64 = table
+        .iter()
+        .filter(|(_, s)| matches!(s, IsolationState::Banned { .. }))
+        .map(|(op, _)| set.power_of(*op))
+        .fold(0, u64::saturating_add);
+    // (level descending, in force first, since ascending, operator ascending)
+    let mut candidates: Vec<(core::cmp::Reverse<QuarantineLevel>, bool, u64, OperatorId)> = table
+        .iter()
+        .filter_map(|(&op, s)| match *s {
+            IsolationState::Quarantined { level, since, .. } => {
+                Some((core::cmp::Reverse(level), false, since, op))
+            }
+            IsolationState::Deferred { level, since, .. } => {
+                Some((core::cmp::Reverse(level), true, since, op))
+            }
+            _ => None,
+        })
+        .collect();
+    candidates.sort_unstable();
+    let mut events = Vec::new();
+    for (_, _, _, operator) in candidates {
+        let power = set.power_of(operator);
+        let fits = used.saturating_add(power) <= budget;
+        let state = state_of(table, operator);
+        match (state, fits) {
+            (IsolationState::Deferred { blocks, level, .. }, true) => {
+                let until = height.saturating_add(blocks);
+                table.insert(
+                    operator,
+                    IsolationState::Quarantined {
+                        since: height,
+                        until,
+                        level,
+                    },
+                );
+                events.push(Event::Quarantined {
+                    operator,
+                    until,
+                    level,
+                });
+            }
+            (
+                IsolationState::Quarantined {
+                    since,
+                    until,
+                    level,
+                },
+                false,
+            ) => {
+                table.insert(
+                    operator,
+                    IsolationState::Deferred {
+                        blocks: until.saturating_sub(height).max(1),
+                        level,
+                        since,
+                    },
+                );
+                events.push(Event::QuarantineDeferred { operator });
+            }
+            _ => {}
+        }
+        if fits {
+            used = used.saturating_add(power);
+        }
+    }
+    events
+}
