@@ -324,6 +324,9 @@ impl<'h, H: Host> Contract<'h, H> {
         // 4. The rule and the signatures.
         let schedule = self.schedule(offence.epoch)?;
         let justify_set = match evidence.justify_epoch() {
+            // A justify from an epoch after the proposal's own cannot have been formed:
+            // no set certifies it.
+            Some(epoch) if epoch > offence.epoch => ValidatorSet::nobody(epoch),
             Some(epoch) if epoch != offence.epoch => self.epoch_set(epoch)?,
             _ => set.clone(),
         };
@@ -804,7 +807,12 @@ pub fn correlated_fraction(offending_power: u64, total_power: u64, min_ppb: u64)
     }
     let k = u128::from(offending_power);
     let n = u128::from(total_power);
-    let scaled = (9 * k * k).saturating_mul(u128::from(PPB)) / (n * n);
+    // k and n are at most 2^64; the products saturate rather than overflow.
+    let scaled = 9u128
+        .saturating_mul(k)
+        .saturating_mul(k)
+        .saturating_mul(u128::from(PPB))
+        / n.saturating_mul(n);
     (scaled.min(u128::from(PPB)) as u64).max(min_ppb.min(PPB))
 }
 

@@ -81,6 +81,15 @@ impl ValidatorSet {
         })
     }
 
+    /// A set with no validators: nothing it certifies holds a quorum.
+    pub fn nobody(epoch: u64) -> Self {
+        Self {
+            epoch,
+            validators: BoundedVec::empty(),
+            total_power: 0,
+        }
+    }
+
     /// The validator with this operator index.
     pub fn get(&self, operator: OperatorId) -> Option<&ValidatorInfo> {
         self.validators
