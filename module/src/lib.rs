@@ -63,7 +63,43 @@
 //!
 //! Each returns 0 on success or an [`error::Error::code`]; on an error the borsh-encoded
 //! `Error` (with the values involved) is passed to `output`. A runtime uses a fresh instance
-//! per call.
+//! per call (the module's allocator never frees across calls).
+//!
+//! Error codes (stable; see [`error::Error`] for the values each carries):
+//!
+//! | code | error |
+//! |---|---|
+//! | 1 | `Decode` |
+//! | 2 | `TooLarge` |
+//! | 3 | `NotConflicting` |
+//! | 4 | `ViewMismatch` |
+//! | 5 | `EpochMismatch` |
+//! | 6 | `SignerMismatch` |
+//! | 7 | `UnknownEpoch` |
+//! | 8 | `UnknownValidator` |
+//! | 9 | `BadSignature` |
+//! | 10 | `Duplicate` |
+//! | 11 | `Expired` |
+//! | 12 | `FutureEpoch` |
+//! | 13 | `AlreadyBanned` |
+//! | 14 | `InsufficientWitnesses` |
+//! | 15 | `Unauthorized` |
+//! | 16 | `ViolationNotProven` |
+//! | 17 | `InvalidViewRange` |
+//! | 18 | `InvalidConfig` |
+//! | 19 | `WeakKey` |
+//! | 20 | `DuplicateKey` |
+//! | 21 | `InvalidValidatorSet` |
+//! | 22 | `InvalidPower` |
+//! | 23 | `EpochNotAfter` |
+//! | 24 | `UnsortedSigners` |
+//! | 25 | `UnknownProposal` |
+//! | 26 | `DeferralPending` |
+//! | 27 | `NotPending` |
+//! | 28 | `NotInitialized` |
+//! | 29 | `AlreadyInitialized` |
+//! | 30 | `EmptyBatch` |
+//! | 31 | `Overflow` |
 //!
 //! Imports, all from module `"warden"`:
 //!
