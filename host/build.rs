@@ -15,10 +15,22 @@ fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
     let module_dir = root.join("module");
-    println!("cargo:rerun-if-changed={}", module_dir.join("src").display());
-    println!("cargo:rerun-if-changed={}", module_dir.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.lock").display());
-    println!("cargo:rerun-if-changed={}", root.join("Cargo.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        module_dir.join("src").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        module_dir.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.toml").display()
+    );
     println!("cargo:rerun-if-env-changed=WARDEN_MODULE_WASM");
 
     // A prebuilt module may be supplied instead (for example by a chain's own build).
@@ -59,13 +71,16 @@ fn main() {
             cmd.env_remove(key);
         }
     }
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("could not run {cargo} to build warden-module for {TARGET}: {e}"));
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("could not run {cargo} to build warden-module for {TARGET}: {e}")
+    });
     if !status.success() {
         panic!("building warden-module for {TARGET} failed ({status}); see the output above");
     }
-    let wasm = target_dir.join(TARGET).join("wasm").join("warden_module.wasm");
+    let wasm = target_dir
+        .join(TARGET)
+        .join("wasm")
+        .join("warden_module.wasm");
     if !wasm.exists() {
         panic!("the wasm build finished but {} is missing", wasm.display());
     }
@@ -87,7 +102,9 @@ fn ensure_target() {
         }
     }
     println!("cargo:warning=the {TARGET} target is missing; adding it with rustup");
-    let status = Command::new("rustup").args(["target", "add", TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         other => panic!(
@@ -98,5 +115,10 @@ fn ensure_target() {
 }
 
 fn has_target(sysroot: &Path) -> bool {
-    sysroot.join("lib").join("rustlib").join(TARGET).join("lib").is_dir()
+    sysroot
+        .join("lib")
+        .join("rustlib")
+        .join(TARGET)
+        .join("lib")
+        .is_dir()
 }

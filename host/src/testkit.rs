@@ -156,7 +156,13 @@ impl TestNetwork {
     }
 
     /// A phase-1 vote.
-    pub fn vote(&self, operator: OperatorId, view: u64, block_hash: Hash, justify_view: u64) -> SignedMessage {
+    pub fn vote(
+        &self,
+        operator: OperatorId,
+        view: u64,
+        block_hash: Hash,
+        justify_view: u64,
+    ) -> SignedMessage {
         self.signed(
             operator,
             Message::Vote(Vote {
@@ -202,7 +208,9 @@ impl TestNetwork {
                     lock_view: 0,
                     signature: Signature([0; 64]),
                 };
-                let bytes = cert.signed_message(&part).signing_bytes(self.chain_id, self.epoch);
+                let bytes = cert
+                    .signed_message(&part)
+                    .signing_bytes(self.chain_id, self.epoch);
                 CertificateSignature {
                     signature: sign(&self.keys[signer as usize], &bytes),
                     ..part
@@ -229,7 +237,13 @@ impl TestNetwork {
     }
 
     /// A block at `height` extending `parent`, proposed by `proposer`.
-    pub fn block(&self, height: u64, parent: Hash, payload: u8, proposer: OperatorId) -> BlockHeader {
+    pub fn block(
+        &self,
+        height: u64,
+        parent: Hash,
+        payload: u8,
+        proposer: OperatorId,
+    ) -> BlockHeader {
         BlockHeader {
             height,
             parent_hash: parent,
@@ -242,7 +256,14 @@ impl TestNetwork {
     pub fn proposal(&self, proposer: OperatorId, view: u64, payload: u8) -> SignedMessage {
         let justify = Certificate::genesis(self.epoch);
         let block = self.block(1, [0; 32], payload, proposer);
-        self.signed(proposer, Message::Proposal(Proposal { view, block, justify }))
+        self.signed(
+            proposer,
+            Message::Proposal(Proposal {
+                view,
+                block,
+                justify,
+            }),
+        )
     }
 
     /// The scheduled leader of `view` in the current epoch.
@@ -252,7 +273,9 @@ impl TestNetwork {
 
     /// A view whose scheduled leader is not `operator`, at or after `from`.
     pub fn view_not_led_by(&self, operator: OperatorId, from: u64) -> u64 {
-        (from..).find(|v| self.leader(*v) != operator).expect("some view")
+        (from..)
+            .find(|v| self.leader(*v) != operator)
+            .expect("some view")
     }
 
     /// A view led by `operator`, at or after `from`.
@@ -318,10 +341,23 @@ impl TestNetwork {
     pub fn short_certificate(&self, operator: OperatorId, from_view: u64) -> Evidence {
         let view = self.view_led_by(operator, from_view.max(3));
         let parent = self.block(1, [0; 32], 1, operator);
-        let justify = self.certificate(CertificateKind::Vote, view - 1, parent.hash(), 0, &[operator]);
+        let justify = self.certificate(
+            CertificateKind::Vote,
+            view - 1,
+            parent.hash(),
+            0,
+            &[operator],
+        );
         let block = self.block(2, parent.hash(), 9, operator);
         Evidence::InvalidProposal {
-            proposal: self.signed(operator, Message::Proposal(Proposal { view, block, justify })),
+            proposal: self.signed(
+                operator,
+                Message::Proposal(Proposal {
+                    view,
+                    block,
+                    justify,
+                }),
+            ),
             parent: Some(parent),
             violation: ProposalViolation::ShortCertificate,
         }

@@ -150,7 +150,10 @@ mod tests {
     fn trailing_bytes_are_refused() {
         let mut bytes = encode(&BoundedVec::<u8, 4>::new(alloc::vec![1, 2]).unwrap());
         bytes.push(0);
-        assert_eq!(decode::<BoundedVec<u8, 4>>(&bytes, 1024), Err(Error::Decode));
+        assert_eq!(
+            decode::<BoundedVec<u8, 4>>(&bytes, 1024),
+            Err(Error::Decode)
+        );
     }
 
     #[test]
@@ -272,7 +275,10 @@ impl<K: BorshDeserialize + Ord, V: BorshDeserialize> BorshDeserialize for VecMap
         for _ in 0..len {
             let k = K::deserialize_reader(reader)?;
             if items.last().is_some_and(|(last, _)| *last >= k) {
-                return Err(IoError::new(ErrorKind::InvalidData, "map keys out of order"));
+                return Err(IoError::new(
+                    ErrorKind::InvalidData,
+                    "map keys out of order",
+                ));
             }
             let v = V::deserialize_reader(reader)?;
             items.push((k, v));

@@ -156,7 +156,10 @@ impl Config {
             F::Penalty,
         )?;
         check(r.participation_reward <= r.max, F::ParticipationReward)?;
-        check(i.warnings_before_quarantine <= 100, F::WarningsBeforeQuarantine)?;
+        check(
+            i.warnings_before_quarantine <= 100,
+            F::WarningsBeforeQuarantine,
+        )?;
         check(
             i.short_quarantine_blocks > 0 && i.long_quarantine_blocks >= i.short_quarantine_blocks,
             F::QuarantineBlocks,

@@ -23,7 +23,9 @@ use crate::state::{
     OperatorRecord, Overlay, ProposalStatus, SlashingProposal,
 };
 use crate::validators::ValidatorSet;
-use crate::wire::{signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey};
+use crate::wire::{
+    signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey,
+};
 
 /// The largest genesis the module decodes.
 pub const MAX_GENESIS_BYTES: usize = MAX_TX_BYTES;
@@ -194,7 +196,11 @@ impl<'h, H: Host> Contract<'h, H> {
     }
 
     /// Changes an operator's reputation and emits the change.
-    fn set_reputation(&mut self, operator: OperatorId, f: impl FnOnce(u32) -> u32) -> Result<(), Error> {
+    fn set_reputation(
+        &mut self,
+        operator: OperatorId,
+        f: impl FnOnce(u32) -> u32,
+    ) -> Result<(), Error> {
         let mut record = self.record(operator)?;
         let from = record.reputation;
         record.reputation = f(from).min(self.config.reputation.max);
@@ -299,7 +305,11 @@ impl<'h, H: Host> Contract<'h, H> {
 
     // ----- Tier 1 ------------------------------------------------------------------------
 
-    fn execute_evidence(&mut self, evidence: &Evidence, verifier: &impl Verifier) -> Result<(), Error> {
+    fn execute_evidence(
+        &mut self,
+        evidence: &Evidence,
+        verifier: &impl Verifier,
+    ) -> Result<(), Error> {
         // 1. Structure: kinds, signers, epochs, views, conflict. No state, no signature.
         let offence = evidence.offence()?;
         // 2. Epoch: not future, not expired, known.
@@ -333,7 +343,12 @@ impl<'h, H: Host> Contract<'h, H> {
         evidence.verify(self.meta.chain_id, &set, &schedule, &justify_set, verifier)?;
 
         // Accepted: record, ban, penalise, propose a slash.
-        self.ov.put(keys::offence(&id), &OffenceRecord { height: self.height });
+        self.ov.put(
+            keys::offence(&id),
+            &OffenceRecord {
+                height: self.height,
+            },
+        );
         self.ov.emit(Event::EvidenceAccepted {
             offence,
             reporter: self.caller,
@@ -370,7 +385,8 @@ impl<'h, H: Host> Contract<'h, H> {
         }
         offenders.insert(offence.operator, power);
         let k = offenders.values().fold(0u64, |a, p| a.saturating_add(*p));
-        let fraction_ppb = correlated_fraction(k, total_power, self.config.slashing.min_fraction_ppb);
+        let fraction_ppb =
+            correlated_fraction(k, total_power, self.config.slashing.min_fraction_ppb);
         let reporter = if self_report { None } else { self.caller };
         let reward_ppm = self.config.slashing.reporter_reward_ppm;
         let reward = |fraction: u64| {
@@ -390,21 +406,27 @@ impl<'h, H: Host> Contract<'h, H> {
             reporter,
             reporter_reward_ppb: reward(fraction_ppb),
             created: self.height,
-            execute_after: self.height.saturating_add(self.config.slashing.deferral_blocks),
+            execute_after: self
+                .height
+                .saturating_add(self.config.slashing.deferral_blocks),
             status: ProposalStatus::Pending,
         };
         self.ov.put(keys::proposal(id), &proposal);
         self.ov.emit(Event::SlashingProposed { proposal });
         // Raise earlier correlated proposals that are still pending.
         for o in recent.iter().filter(|o| correlated(o)) {
-            let Some(mut earlier) = self.ov.get::<SlashingProposal>(&keys::proposal(o.proposal))? else {
+            let Some(mut earlier) = self
+                .ov
+                .get::<SlashingProposal>(&keys::proposal(o.proposal))?
+            else {
                 continue;
             };
             if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb {
                 earlier.fraction_ppb = fraction_ppb;
                 if earlier.reporter.is_some() {
-                    earlier.reporter_reward_ppb =
-                        (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64;
+                    earlier.reporter_reward_ppb = (u128::from(fraction_ppb)
+                        * u128::from(reward_ppm)
+                        / u128::from(PPM)) as u64;
                 }
                 self.ov.put(keys::proposal(earlier.id), &earlier);
                 self.ov.emit(Event::SlashingFractionRaised {
@@ -485,7 +507,11 @@ impl<'h, H: Host> Contract<'h, H> {
         }
         let class = a.behaviour.class();
         let mark_key = keys::accusation_mark(a.accused, class as u8, a.epoch);
-        if self.ov.get::<u64>(&mark_key)?.is_some_and(|mark| first <= mark) {
+        if self
+            .ov
+            .get::<u64>(&mark_key)?
+            .is_some_and(|mark| first <= mark)
+        {
             return Err(Error::Duplicate);
         }
         if self.is_banned(a.accused)? {
@@ -532,7 +558,11 @@ impl<'h, H: Host> Contract<'h, H> {
             let set = self.epoch_set(cert.epoch)?;
             let kind = cert.kind as u8;
             let position = (cert.epoch, cert.view);
-            if liveness.watermarks.get(&kind).is_some_and(|w| position <= *w) {
+            if liveness
+                .watermarks
+                .get(&kind)
+                .is_some_and(|w| position <= *w)
+            {
                 return Err(Error::Duplicate);
             }
             verify_certificate(self.meta.chain_id, &set, cert, verifier)?;
@@ -602,7 +632,11 @@ impl<'h, H: Host> Contract<'h, H> {
 
     // ----- epochs and governance --------------------------------------------------------
 
-    fn execute_rotation(&mut self, rotation: Rotation, verifier: &impl Verifier) -> Result<(), Error> {
+    fn execute_rotation(
+        &mut self,
+        rotation: Rotation,
+        verifier: &impl Verifier,
+    ) -> Result<(), Error> {
         if rotation.epoch <= self.meta.epoch {
             return Err(Error::EpochNotAfter {
                 epoch: rotation.epoch,
@@ -669,11 +703,8 @@ impl<'h, H: Host> Contract<'h, H> {
             self.meta.retained_epochs.push(epoch);
         }
         let oldest = self.oldest_epoch();
-        let (expired, kept): (Vec<u64>, Vec<u64>) = self
-            .meta
-            .retained_epochs
-            .iter()
-            .partition(|e| **e < oldest);
+        let (expired, kept): (Vec<u64>, Vec<u64>) =
+            self.meta.retained_epochs.iter().partition(|e| **e < oldest);
         for e in expired {
             self.ov.delete(keys::set(e));
             self.ov.delete(keys::schedule(e));
@@ -719,9 +750,8 @@ impl<'h, H: Host> Contract<'h, H> {
             Query::Status => {
                 let set = self.current_set()?;
                 let table = self.isolation()?;
-                let count = |f: fn(&IsolationState) -> bool| {
-                    table.values().filter(|s| f(s)).count() as u32
-                };
+                let count =
+                    |f: fn(&IsolationState) -> bool| table.values().filter(|s| f(s)).count() as u32;
                 let isolated_power = set
                     .validators
                     .iter()
@@ -752,9 +782,7 @@ impl<'h, H: Host> Contract<'h, H> {
             Query::Isolation { operator } => {
                 QueryResponse::Isolation(isolation::state_of(&self.isolation()?, operator))
             }
-            Query::Isolated => {
-                QueryResponse::Isolated(self.isolation()?.into_vec())
-            }
+            Query::Isolated => QueryResponse::Isolated(self.isolation()?.into_vec()),
             Query::SlashingProposals { start, limit } => {
                 let end = start
                     .saturating_add(u64::from(limit.min(MAX_PAGE)))

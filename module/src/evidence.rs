@@ -54,7 +54,10 @@ impl OffenceClass {
     /// The evidence tier: 1 (provable), 2 (witnessed) or 3 (recorded).
     pub fn tier(self) -> u8 {
         match self {
-            Self::DoubleVote | Self::DoubleProposal | Self::LockViolation | Self::InvalidProposal => 1,
+            Self::DoubleVote
+            | Self::DoubleProposal
+            | Self::LockViolation
+            | Self::InvalidProposal => 1,
             Self::ProposalWithholding
             | Self::VoteWithholding
             | Self::MessageFlooding
@@ -219,7 +222,8 @@ impl Evidence {
                 Ok(key(first, OffenceClass::DoubleVote))
             }
             Evidence::DoubleProposal { first, second } => {
-                let (Message::Proposal(a), Message::Proposal(b)) = (&first.message, &second.message)
+                let (Message::Proposal(a), Message::Proposal(b)) =
+                    (&first.message, &second.message)
                 else {
                     return Err(Error::NotConflicting);
                 };
@@ -509,7 +513,11 @@ pub fn verify_certificate(
     cert: &Certificate,
     verifier: &impl Verifier,
 ) -> Result<(), Error> {
-    if cert.signatures.windows(2).any(|w| w[1].signer <= w[0].signer) {
+    if cert
+        .signatures
+        .windows(2)
+        .any(|w| w[1].signer <= w[0].signer)
+    {
         return Err(Error::UnsortedSigners);
     }
     // Cheap first: membership and power, then the signatures.
@@ -528,7 +536,9 @@ pub fn verify_certificate(
         return Err(Error::InsufficientWitnesses { power, required });
     }
     for (validator, part) in counted {
-        let msg = cert.signed_message(part).signing_bytes(chain_id, cert.epoch);
+        let msg = cert
+            .signed_message(part)
+            .signing_bytes(chain_id, cert.epoch);
         if !verifier.verify(&validator.key, &msg, &part.signature) {
             return Err(Error::BadSignature {
                 signer: part.signer,

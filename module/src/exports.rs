@@ -4,9 +4,9 @@
 //! See the crate documentation ("The wasm ABI") for the contract between module and runtime.
 
 use alloc::vec;
+use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicUsize, Ordering};
-use alloc::vec::Vec;
 
 use crate::codec::{decode, encode, BoundedBytes};
 use crate::contract;
@@ -107,7 +107,14 @@ impl Host for WasmHost {
     fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
         let mut buf = vec![0u8; 256];
         // SAFETY: the pointers and lengths describe live buffers owned by this function.
-        let len = unsafe { storage_read(key.as_ptr(), key.len() as u32, buf.as_mut_ptr(), buf.len() as u32) };
+        let len = unsafe {
+            storage_read(
+                key.as_ptr(),
+                key.len() as u32,
+                buf.as_mut_ptr(),
+                buf.len() as u32,
+            )
+        };
         if len < 0 {
             return None;
         }
@@ -123,7 +130,14 @@ impl Host for WasmHost {
 
     fn write(&mut self, key: &[u8], value: &[u8]) {
         // SAFETY: live slices.
-        unsafe { storage_write(key.as_ptr(), key.len() as u32, value.as_ptr(), value.len() as u32) }
+        unsafe {
+            storage_write(
+                key.as_ptr(),
+                key.len() as u32,
+                value.as_ptr(),
+                value.len() as u32,
+            )
+        }
     }
 
     fn remove(&mut self, key: &[u8]) {

@@ -53,7 +53,10 @@ pub fn is_isolated(state: IsolationState) -> bool {
 
 /// The graduated response to an operator's `offences`-th Tier 2 or 3 offence: `None` for a
 /// warning, otherwise the quarantine's level and length in blocks.
-pub fn graduated_response(offences: u32, config: &IsolationConfig) -> Option<(QuarantineLevel, u64)> {
+pub fn graduated_response(
+    offences: u32,
+    config: &IsolationConfig,
+) -> Option<(QuarantineLevel, u64)> {
     if offences <= config.warnings_before_quarantine {
         None
     } else if offences > config.long_quarantine_after {

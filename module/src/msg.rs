@@ -58,6 +58,9 @@ pub struct EpochChange {
 }
 
 /// A transaction's payload.
+// One `Msg` is decoded per transaction and never stored in bulk, so the size of its largest
+// variant costs nothing worth an extra allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Msg {
     /// Tier 1 evidence: bans the offender and proposes a slash.

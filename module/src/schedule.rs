@@ -52,7 +52,8 @@ impl LeaderSchedule {
         sorted.sort_unstable_by_key(|c| c.operator);
         sorted.dedup_by_key(|c| c.operator);
         sorted.truncate(MAX_VALIDATORS);
-        let by_reputation = |c: &Candidate| u128::from(c.effective_power) * u128::from(c.reputation);
+        let by_reputation =
+            |c: &Candidate| u128::from(c.effective_power) * u128::from(c.reputation);
         let by_power = |c: &Candidate| u128::from(c.effective_power);
         let weigh: &dyn Fn(&Candidate) -> u128 = if sorted.iter().any(|c| by_reputation(c) > 0) {
             &by_reputation
@@ -145,9 +146,14 @@ mod tests {
         c[0].reputation = 900;
         c[1].reputation = 100;
         let schedule = LeaderSchedule::compute(7, 1, &c);
-        let zero = (0..10_000).filter(|v| schedule.leader(*v) == Some(0)).count();
+        let zero = (0..10_000)
+            .filter(|v| schedule.leader(*v) == Some(0))
+            .count();
         // Expected 9,000 of 10,000; allow generous sampling noise.
-        assert!((8_500..9_500).contains(&zero), "operator 0 led {zero} views");
+        assert!(
+            (8_500..9_500).contains(&zero),
+            "operator 0 led {zero} views"
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ impl ValidatorSet {
         validators: BoundedVec<ValidatorInfo, MAX_VALIDATORS>,
     ) -> Result<Self, Error> {
         if validators.is_empty()
-            || validators.windows(2).any(|w| w[1].operator <= w[0].operator)
+            || validators
+                .windows(2)
+                .any(|w| w[1].operator <= w[0].operator)
         {
             return Err(Error::InvalidValidatorSet);
         }
@@ -52,13 +54,19 @@ impl ValidatorSet {
         let mut keys: Vec<(PublicKey, OperatorId)> = Vec::with_capacity(validators.len());
         for v in validators.iter() {
             if v.power == 0 {
-                return Err(Error::InvalidPower { operator: v.operator });
+                return Err(Error::InvalidPower {
+                    operator: v.operator,
+                });
             }
             total_power = total_power
                 .checked_add(v.power)
-                .ok_or(Error::InvalidPower { operator: v.operator })?;
+                .ok_or(Error::InvalidPower {
+                    operator: v.operator,
+                })?;
             if !is_strong_key(&v.key) {
-                return Err(Error::WeakKey { operator: v.operator });
+                return Err(Error::WeakKey {
+                    operator: v.operator,
+                });
             }
             keys.push((v.key, v.operator));
         }

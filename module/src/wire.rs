@@ -28,7 +28,9 @@ pub type OperatorId = u32;
 pub struct PublicKey(pub [u8; 32]);
 
 /// An ed25519 signature.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 pub struct Signature(pub [u8; 64]);
 
 /// The domain tag that starts every signed message.
