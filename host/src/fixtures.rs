@@ -182,7 +182,7 @@ pub fn write(dir: &Path) -> anyhow::Result<usize> {
     Ok(count)
 }
 
-/// Checks that the files in `dir` are byte for byte the ones [`write`] produces, then runs
+/// Checks that the files in `dir` are byte for byte the ones [`write()`] produces, then runs
 /// every vector through the wasm module (under [`Executor`]) and natively (through
 /// [`warden_module::contract`]) and checks both give the expected outcome and the same state.
 /// Returns how many vectors passed.

@@ -149,7 +149,9 @@ pub struct Executor {
 
 impl std::fmt::Debug for Executor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Executor").field("config", &self.config).finish()
+        f.debug_struct("Executor")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -198,7 +200,12 @@ impl Executor {
     }
 
     /// Initialises the module's state in `store` from `genesis`.
-    pub fn init<S: Store + Default + 'static>(&self, store: &mut S, ctx: BlockContext, genesis: &Genesis) -> CallOutcome {
+    pub fn init<S: Store + Default + 'static>(
+        &self,
+        store: &mut S,
+        ctx: BlockContext,
+        genesis: &Genesis,
+    ) -> CallOutcome {
         self.call(store, ctx, None, "warden_init", &encode(genesis), true)
     }
 
@@ -214,13 +221,25 @@ impl Executor {
     }
 
     /// Answers a borsh-encoded query; the state is never written.
-    pub fn query<S: Store + Default + 'static>(&self, store: &mut S, ctx: BlockContext, query: &[u8]) -> CallOutcome {
+    pub fn query<S: Store + Default + 'static>(
+        &self,
+        store: &mut S,
+        ctx: BlockContext,
+        query: &[u8],
+    ) -> CallOutcome {
         self.call(store, ctx, None, "warden_query", query, false)
     }
 
     /// Runs the module's own `verify_strict` on one signature (borsh `(key, bytes, signature)`).
     pub fn verify(&self, input: &[u8]) -> CallOutcome {
-        self.call(&mut MemoryStore::new(), BlockContext::default(), None, "warden_verify", input, false)
+        self.call(
+            &mut MemoryStore::new(),
+            BlockContext::default(),
+            None,
+            "warden_verify",
+            input,
+            false,
+        )
     }
 
     fn call<S: Store + Default + 'static>(
@@ -250,7 +269,10 @@ impl Executor {
         *store = std::mem::take(&mut state.store);
         let result = match result {
             Ok(0) => Ok(state.output.clone().unwrap_or_default()),
-            Ok(code) => Err(CallError::Module(decode_error(code, state.output.as_deref()))),
+            Ok(code) => Err(CallError::Module(decode_error(
+                code,
+                state.output.as_deref(),
+            ))),
             Err(e) => Err(e),
         };
         let result = match (result, state.abort) {
@@ -303,15 +325,20 @@ impl Executor {
         };
         wasm_store.set_fuel(fuel).map_err(trap)?;
         let linker = linker::<S>(&self.engine).map_err(trap)?;
-        let instance = linker.instantiate(&mut *wasm_store, &self.module).map_err(trap)?;
+        let instance = linker
+            .instantiate(&mut *wasm_store, &self.module)
+            .map_err(trap)?;
         let memory = instance
             .get_memory(&mut *wasm_store, "memory")
             .ok_or_else(|| CallError::Trap("module exports no memory".into()))?;
         let alloc: TypedFunc<u32, u32> = instance
             .get_typed_func(&mut *wasm_store, "warden_alloc")
             .map_err(trap)?;
-        let func: Entry = instance.get_typed_func(&mut *wasm_store, entry).map_err(trap)?;
-        let len = u32::try_from(input.len()).map_err(|_| CallError::Trap("input too large".into()))?;
+        let func: Entry = instance
+            .get_typed_func(&mut *wasm_store, entry)
+            .map_err(trap)?;
+        let len =
+            u32::try_from(input.len()).map_err(|_| CallError::Trap("input too large".into()))?;
         let ptr = alloc.call(&mut *wasm_store, len).map_err(trap)?;
         memory
             .write(&mut *wasm_store, ptr as usize, input)
@@ -370,7 +397,12 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "storage_read",
-        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32, vp: u32, cap: u32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, CallState<S>>,
+         kp: u32,
+         kl: u32,
+         vp: u32,
+         cap: u32|
+         -> wasmtime::Result<i32> {
             let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
             let state = caller.data();
             let value = match state.changes.get(&key) {
@@ -392,7 +424,12 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "storage_write",
-        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32, vp: u32, vl: u32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, CallState<S>>,
+         kp: u32,
+         kl: u32,
+         vp: u32,
+         vl: u32|
+         -> wasmtime::Result<()> {
             let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
             let value = read_bytes(&mut caller, vp, vl, MAX_VALUE_BYTES)?;
             caller.data_mut().changes.insert(key, Some(value));
