@@ -389,13 +389,6 @@ impl<'h, H: Host> Contract<'h, H> {
             correlated_fraction(k, total_power, self.config.slashing.min_fraction_ppb);
         let reporter = if self_report { None } else { self.caller };
         let reward_ppm = self.config.slashing.reporter_reward_ppm;
-        let reward = |fraction: u64| {
-            if reporter.is_some() {
-                (u128::from(fraction) * u128::from(reward_ppm) / u128::from(PPM)) as u64
-            } else {
-                0
-            }
-        };
         let id = self.meta.next_proposal_id;
         self.meta.next_proposal_id = id.checked_add(1).ok_or(Error::Overflow)?;
         let proposal = SlashingProposal {
@@ -404,7 +397,7 @@ impl<'h, H: Host> Contract<'h, H> {
             evidence_id: offence.id(),
             fraction_ppb,
             reporter,
-            reporter_reward_ppb: reward(fraction_ppb),
+            reporter_reward_ppb: reporter_reward(reporter, fraction_ppb, reward_ppm),
             created: self.height,
             execute_after: self
                 .height
@@ -423,11 +416,8 @@ impl<'h, H: Host> Contract<'h, H> {
             };
             if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb {
                 earlier.fraction_ppb = fraction_ppb;
-                if earlier.reporter.is_some() {
-                    earlier.reporter_reward_ppb = (u128::from(fraction_ppb)
-                        * u128::from(reward_ppm)
-                        / u128::from(PPM)) as u64;
-                }
+                earlier.reporter_reward_ppb =
+                    reporter_reward(earlier.reporter, fraction_ppb, reward_ppm);
                 self.ov.put(keys::proposal(earlier.id), &earlier);
                 self.ov.emit(Event::SlashingFractionRaised {
                     id: earlier.id,
@@ -824,6 +814,15 @@ impl<'h, H: Host> Contract<'h, H> {
             }
             Query::ValidatorSet { epoch } => QueryResponse::ValidatorSet(self.epoch_set(epoch)?),
         })
+    }
+}
+
+/// The reporter's reward in ppb of the offender's stake: `reward_ppm` of the slashed fraction,
+/// nothing without a reporter (a self-report has none).
+fn reporter_reward(reporter: Option<PublicKey>, fraction_ppb: u64, reward_ppm: u32) -> u64 {
+    match reporter {
+        Some(_) => (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64,
+        None => 0,
     }
 }
 
