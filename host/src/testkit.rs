@@ -378,7 +378,7 @@ impl TestNetwork {
             epoch: self.epoch,
             first_view,
             last_view,
-            measured: last_view - first_view + 1,
+            measured: last_view.saturating_sub(first_view).saturating_add(1),
         };
         let bytes = accusation.signing_bytes(self.chain_id);
         let witnesses = witnesses

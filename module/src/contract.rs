@@ -27,6 +27,10 @@ use crate::wire::{
     signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey,
 };
 
+/// The most disjoint view ranges punished per (operator, behaviour, epoch); past it, further
+/// accusations of that behaviour in that epoch are `Duplicate`.
+pub const MAX_ACCUSATION_RANGES: usize = 1024;
+
 /// The largest genesis the module decodes.
 pub const MAX_GENESIS_BYTES: usize = MAX_TX_BYTES;
 
@@ -173,14 +177,17 @@ impl<'h, H: Host> Contract<'h, H> {
             .ok_or(Error::UnknownEpoch { epoch })
     }
 
+    /// An operator's record; a score above a since-lowered maximum reads as the maximum.
     fn record(&self, operator: OperatorId) -> Result<OperatorRecord, Error> {
-        Ok(self
+        let mut record = self
             .ov
             .get(&keys::operator(operator))?
             .unwrap_or(OperatorRecord {
                 reputation: self.config.reputation.baseline,
                 offences: 0,
-            }))
+            });
+        record.reputation = record.reputation.min(self.config.reputation.max);
+        Ok(record)
     }
 
     fn put_record(&mut self, operator: OperatorId, record: &OperatorRecord) {
@@ -236,6 +243,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.height,
             |op| reputations.get(&op).copied().unwrap_or(0),
             self.config.reputation.rehabilitation_threshold,
+            self.config.isolation.probation_influence_ppm,
         );
         if !events.is_empty() {
             self.put_isolation(&table);
@@ -264,10 +272,27 @@ impl<'h, H: Host> Contract<'h, H> {
         );
         self.ov.emit(Event::Banned { operator, class });
         let set = self.current_set()?;
-        for event in isolation::rebalance(&mut table, &set, self.height) {
+        let influence = self.config.isolation.probation_influence_ppm;
+        for event in isolation::rebalance(&mut table, &set, self.height, influence) {
             self.ov.emit(event);
         }
         self.put_isolation(&table);
+        self.ban_keys(operator)
+    }
+
+    /// Records every retained key of a banned operator, so no rotation can bring the same key
+    /// back under another operator index.
+    fn ban_keys(&mut self, operator: OperatorId) -> Result<(), Error> {
+        let mut banned: VecMap<PublicKey, OperatorId> =
+            self.ov.get(keys::BANNED_KEYS)?.unwrap_or_default();
+        for epoch in self.meta.retained_epochs.clone() {
+            if let Some(set) = self.ov.get::<ValidatorSet>(&keys::set(epoch))? {
+                if let Some(v) = set.get(operator) {
+                    banned.insert(v.key, operator);
+                }
+            }
+        }
+        self.ov.put(keys::BANNED_KEYS.to_vec(), &banned);
         Ok(())
     }
 
@@ -286,16 +311,29 @@ impl<'h, H: Host> Contract<'h, H> {
             None => self.ov.emit(Event::Warned { operator, class }),
             Some((level, blocks)) => {
                 let mut table = self.isolation()?;
+                let before = isolation::state_of(&table, operator);
                 isolation::impose_quarantine(&mut table, operator, level, blocks, self.height);
                 let set = self.current_set()?;
-                for event in isolation::rebalance(&mut table, &set, self.height) {
+                let influence = self.config.isolation.probation_influence_ppm;
+                for event in isolation::rebalance(&mut table, &set, self.height, influence) {
                     self.ov.emit(event);
                 }
-                if matches!(
-                    isolation::state_of(&table, operator),
-                    IsolationState::Deferred { .. }
-                ) {
-                    self.ov.emit(Event::QuarantineDeferred { operator });
+                match isolation::state_of(&table, operator) {
+                    IsolationState::Deferred { .. } => {
+                        self.ov.emit(Event::QuarantineDeferred { operator })
+                    }
+                    // A quarantine in force that this offence extended or made more severe.
+                    after @ IsolationState::Quarantined { until, level, .. }
+                        if matches!(before, IsolationState::Quarantined { .. })
+                            && before != after =>
+                    {
+                        self.ov.emit(Event::Quarantined {
+                            operator,
+                            until,
+                            level,
+                        })
+                    }
+                    _ => {}
                 }
                 self.put_isolation(&table);
             }
@@ -496,12 +534,11 @@ impl<'h, H: Host> Contract<'h, H> {
             });
         }
         let class = a.behaviour.class();
-        let mark_key = keys::accusation_mark(a.accused, class as u8, a.epoch);
-        if self
-            .ov
-            .get::<u64>(&mark_key)?
-            .is_some_and(|mark| first <= mark)
-        {
+        let ranges_key = keys::accusation_ranges(a.accused, class as u8, a.epoch);
+        let mut ranges: VecMap<u64, u64> = self.ov.get(&ranges_key)?.unwrap_or_default();
+        // One penalty per view: a range overlapping one already punished is the same offence.
+        let overlaps = ranges.iter().any(|(&f, &l)| f <= last && first <= l);
+        if overlaps || ranges.len() >= MAX_ACCUSATION_RANGES {
             return Err(Error::Duplicate);
         }
         if self.is_banned(a.accused)? {
@@ -518,7 +555,8 @@ impl<'h, H: Host> Contract<'h, H> {
             set.one_third_plus(),
             verifier,
         )?;
-        self.ov.put(mark_key, &last);
+        ranges.insert(first, last);
+        self.ov.put(ranges_key, &ranges);
         let offence = OffenceKey {
             operator: a.accused,
             epoch: a.epoch,
@@ -634,6 +672,18 @@ impl<'h, H: Host> Contract<'h, H> {
             });
         }
         let next = ValidatorSet::new(rotation.epoch, rotation.validators)?;
+        // Bans are permanent and follow the operator, whose effective power stays zero in any
+        // set; a banned key may not come back under another operator index.
+        let banned_keys: VecMap<PublicKey, OperatorId> =
+            self.ov.get(keys::BANNED_KEYS)?.unwrap_or_default();
+        for v in next.validators.iter() {
+            match banned_keys.get(&v.key) {
+                Some(&operator) if operator != v.operator => {
+                    return Err(Error::AlreadyBanned { operator })
+                }
+                _ => {}
+            }
+        }
         if !self.is_authority() {
             if rotation.approvals.is_empty() {
                 return Err(Error::Unauthorized);

@@ -7,10 +7,11 @@
 //!   any ──Tier 1──▶ Banned (permanent)
 //! ```
 //!
-//! The cap: quarantined and banned power together never exceed the total power minus a
-//! quorum, so a quorum of power always stays active. Bans are provable and always apply
-//! first; quarantines are admitted by severity (long before short), then those already in
-//! force, then the oldest; the rest wait as `Deferred`.
+//! The cap: quarantined and banned power, and the influence withheld from operators on
+//! probation, together never exceed the total power minus a quorum, so a quorum of effective
+//! power always stays active. Bans are provable and always apply first, as does probation
+//! (it follows a quarantine that freed more); quarantines are admitted by severity (long
+//! before short), then those already in force, then the oldest; the rest wait as `Deferred`.
 
 use alloc::vec::Vec;
 
@@ -114,6 +115,7 @@ pub fn refresh(
     height: u64,
     reputation: impl Fn(OperatorId) -> u32,
     threshold: u32,
+    probation_influence_ppm: u32,
 ) -> Vec<Event> {
     let mut events = Vec::new();
     for (&operator, state) in table.iter_mut() {
@@ -135,18 +137,30 @@ pub fn refresh(
         table.remove(&operator);
         events.push(Event::Rehabilitated { operator });
     }
-    events.extend(rebalance(table, set, height));
+    events.extend(rebalance(table, set, height, probation_influence_ppm));
     events
 }
 
-/// Applies the cap: bans count first, then quarantines in order of severity, those already in
-/// force, age and operator; whatever does not fit waits as `Deferred`.
-pub fn rebalance(table: &mut IsolationTable, set: &ValidatorSet, height: u64) -> Vec<Event> {
+/// Applies the cap: bans and the influence withheld by probation count first (they are in
+/// force and cannot wait), then quarantines in order of severity, those already in force, age
+/// and operator; whatever does not fit waits as `Deferred`.
+pub fn rebalance(
+    table: &mut IsolationTable,
+    set: &ValidatorSet,
+    height: u64,
+    probation_influence_ppm: u32,
+) -> Vec<Event> {
     let budget = set.total_power.saturating_sub(set.quorum());
     let mut used: u64 = table
         .iter()
-        .filter(|(_, s)| matches!(s, IsolationState::Banned { .. }))
-        .map(|(op, _)| set.power_of(*op))
+        .map(|(op, s)| match s {
+            IsolationState::Banned { .. } => set.power_of(*op),
+            IsolationState::Probation { .. } => {
+                let power = set.power_of(*op);
+                power.saturating_sub(effective_power(*s, power, probation_influence_ppm))
+            }
+            _ => 0,
+        })
         .fold(0, u64::saturating_add);
     // (level descending, in force first, since ascending, operator ascending)
     let mut candidates: Vec<(core::cmp::Reverse<QuarantineLevel>, bool, u64, OperatorId)> = table

@@ -153,6 +153,8 @@ pub mod keys {
     pub const LIVENESS: &[u8] = b"liveness";
     /// Recent Tier 1 offences, for correlated slashing.
     pub const CORRELATION: &[u8] = b"correlation";
+    /// Keys of banned operators.
+    pub const BANNED_KEYS: &[u8] = b"banned-keys";
 
     fn with(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
         let mut key = Vec::with_capacity(prefix.len() + suffix.len());
@@ -181,8 +183,8 @@ pub mod keys {
     pub fn proposal(id: u64) -> Vec<u8> {
         with(b"slash/", &id.to_be_bytes())
     }
-    /// The last view punished for a Tier 2 behaviour of an operator in an epoch.
-    pub fn accusation_mark(operator: OperatorId, class: u8, epoch: u64) -> Vec<u8> {
+    /// The view ranges punished for a Tier 2 behaviour of an operator in an epoch.
+    pub fn accusation_ranges(operator: OperatorId, class: u8, epoch: u64) -> Vec<u8> {
         let mut suffix = Vec::with_capacity(13);
         suffix.extend_from_slice(&operator.to_be_bytes());
         suffix.push(class);

@@ -1,0 +1,196 @@
+//! Static checks of the module binary a chain deploys (`warden_host::wasm::MODULE_WASM`):
+//! no floating point anywhere (instructions, function types, locals, globals), imports only
+//! from the `warden` host ABI, the documented exports, and a size bound.
+
+use std::collections::BTreeSet;
+
+use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
+
+use warden_host::wasm::MODULE_WASM;
+
+/// The host functions the module may import, all from module `warden`.
+const ALLOWED_IMPORTS: &[&str] = &[
+    "storage_read",
+    "storage_write",
+    "storage_remove",
+    "block_height",
+    "block_time",
+    "caller",
+    "emit_event",
+    "output",
+    "abort",
+];
+
+/// The exports the ABI requires.
+const REQUIRED_EXPORTS: &[&str] = &[
+    "memory",
+    "warden_alloc",
+    "warden_init",
+    "warden_execute",
+    "warden_query",
+    "warden_verify",
+];
+
+fn is_float(ty: &ValType) -> bool {
+    matches!(ty, ValType::F32 | ValType::F64)
+}
+
+fn payloads() -> Vec<Payload<'static>> {
+    Parser::new(0)
+        .parse_all(MODULE_WASM)
+        .collect::<Result<Vec<_>, _>>()
+        .expect("the module binary parses")
+}
+
+#[test]
+fn module_has_no_floating_point_instruction() {
+    let mut functions = 0usize;
+    let mut operators = 0usize;
+    let mut floats: Vec<String> = Vec::new();
+    for payload in payloads() {
+        if let Payload::CodeSectionEntry(body) = payload {
+            functions += 1;
+            let mut reader = body.get_operators_reader().expect("operators");
+            while !reader.eof() {
+                let op = reader.read().expect("an operator");
+                operators += 1;
+                // Covers loads, stores, constants, arithmetic, comparisons, conversions,
+                // truncations, promotions, demotions and reinterpretations of either width.
+                let name = format!("{op:?}");
+                let opcode = name.split([' ', '{', '(']).next().unwrap_or("");
+                if opcode.contains("F32") || opcode.contains("F64") {
+                    floats.push(format!("function {functions}: {name}"));
+                }
+            }
+        }
+    }
+    assert!(
+        functions > 0 && operators > 0,
+        "no code found in the module"
+    );
+    assert!(
+        floats.is_empty(),
+        "{} floating-point instructions, first: {:?}",
+        floats.len(),
+        &floats[..floats.len().min(10)]
+    );
+}
+
+#[test]
+fn module_has_no_floating_point_type_local_or_global() {
+    let mut found: Vec<String> = Vec::new();
+    for payload in payloads() {
+        match payload {
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for ty in group.expect("a type").into_types() {
+                        if let CompositeInnerType::Func(f) = &ty.composite_type.inner {
+                            if f.params().iter().chain(f.results()).any(is_float) {
+                                found.push(format!("function type {f}"));
+                            }
+                        }
+                    }
+                }
+            }
+            Payload::GlobalSection(reader) => {
+                for global in reader {
+                    let global = global.expect("a global");
+                    if is_float(&global.ty.content_type) {
+                        found.push(format!("global {:?}", global.ty));
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => {
+                let mut locals = body.get_locals_reader().expect("locals");
+                for _ in 0..locals.get_count() {
+                    let (_, ty) = locals.read().expect("a local");
+                    if is_float(&ty) {
+                        found.push(format!("local of type {ty:?}"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(found.is_empty(), "floating point in the module: {found:?}");
+}
+
+#[test]
+fn imports_are_only_warden_host_functions() {
+    let mut imports = Vec::new();
+    for payload in payloads() {
+        if let Payload::ImportSection(reader) = payload {
+            for import in reader {
+                let import = import.expect("an import");
+                imports.push((import.module.to_owned(), import.name.to_owned(), import.ty));
+            }
+        }
+    }
+    for (module, name, ty) in &imports {
+        assert_eq!(
+            module, "warden",
+            "import {module}::{name} from a foreign module"
+        );
+        assert!(
+            ALLOWED_IMPORTS.contains(&name.as_str()),
+            "import warden::{name} is not part of the host ABI"
+        );
+        assert!(
+            matches!(ty, TypeRef::Func(_)),
+            "import warden::{name} is not a function: {ty:?}"
+        );
+    }
+    let names: BTreeSet<&str> = imports.iter().map(|(_, n, _)| n.as_str()).collect();
+    assert_eq!(
+        names.len(),
+        imports.len(),
+        "an import appears twice: {imports:?}"
+    );
+}
+
+#[test]
+fn exports_include_memory_and_every_entry_point() {
+    let mut exports = Vec::new();
+    for payload in payloads() {
+        if let Payload::ExportSection(reader) = payload {
+            for export in reader {
+                let export = export.expect("an export");
+                exports.push((export.name.to_owned(), export.kind));
+            }
+        }
+    }
+    for required in REQUIRED_EXPORTS {
+        let kind = exports
+            .iter()
+            .find(|(name, _)| name == required)
+            .map(|(_, kind)| *kind)
+            .unwrap_or_else(|| panic!("the module does not export {required}: {exports:?}"));
+        let expected = if *required == "memory" {
+            ExternalKind::Memory
+        } else {
+            ExternalKind::Func
+        };
+        assert_eq!(kind, expected, "export {required} has the wrong kind");
+    }
+}
+
+#[test]
+fn module_binary_is_under_200_kib() {
+    assert!(
+        MODULE_WASM.len() < 200 * 1024,
+        "the module is {} bytes, over 200 KiB",
+        MODULE_WASM.len()
+    );
+}
+
+#[test]
+fn module_binary_validates_without_simd_or_threads() {
+    let features = wasmparser::WasmFeatures::default()
+        & !(wasmparser::WasmFeatures::SIMD
+            | wasmparser::WasmFeatures::RELAXED_SIMD
+            | wasmparser::WasmFeatures::THREADS
+            | wasmparser::WasmFeatures::MULTI_MEMORY);
+    wasmparser::Validator::new_with_features(features)
+        .validate_all(MODULE_WASM)
+        .expect("the module validates under the deterministic feature set");
+}
