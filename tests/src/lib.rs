@@ -20,7 +20,7 @@ use warden_module::config::Config;
 use warden_module::contract;
 use warden_module::crypto::Ed25519Strict;
 use warden_module::error::Error;
-use warden_module::evidence::Evidence;
+use warden_module::evidence::{Behaviour, Evidence};
 use warden_module::msg::{
     EffectivePower, Event, Genesis, Msg, Query, QueryResponse, ReputationInfo, Rotation, Status,
 };
@@ -475,4 +475,21 @@ pub fn witnessed(
         accusation,
         witnesses: BoundedVec::new(witnesses).expect("at most 1024 witnesses"),
     }
+}
+
+/// A vote-withholding accusation of `accused` over `first..=last`, signed by `witnesses`.
+pub fn accuse(
+    net: &TestNetwork,
+    accused: OperatorId,
+    first: u64,
+    last: u64,
+    witnesses: &[OperatorId],
+) -> Msg {
+    Msg::SubmitAccusation(net.accusation(
+        accused,
+        Behaviour::VoteWithholding,
+        first,
+        last,
+        witnesses,
+    ))
 }

@@ -15,8 +15,8 @@ use warden_module::evidence::Behaviour;
 use warden_module::msg::{Event, Msg, Query};
 use warden_module::wire::{CertificateKind, OperatorId, PublicKey};
 use warden_tests::{
-    authority_rotation, block, certificates, config_with, executor, rotated, swapped, tampered,
-    Native, TestNetwork, GENESIS_HEIGHT,
+    accuse, authority_rotation, block, certificates, config_with, executor, rotated, swapped,
+    tampered, Native, TestNetwork, GENESIS_HEIGHT,
 };
 
 /// One transaction of the sequence.
@@ -85,22 +85,6 @@ fn network() -> TestNetwork {
         c.slashing.deferral_blocks = 50;
     });
     net
-}
-
-fn accuse(
-    net: &TestNetwork,
-    accused: OperatorId,
-    first: u64,
-    last: u64,
-    witnesses: &[OperatorId],
-) -> Msg {
-    Msg::SubmitAccusation(net.accusation(
-        accused,
-        Behaviour::VoteWithholding,
-        first,
-        last,
-        witnesses,
-    ))
 }
 
 fn script(net: &TestNetwork) -> Script {

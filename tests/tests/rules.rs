@@ -26,7 +26,7 @@ use warden_module::wire::{
     PublicKey, Signature, SignedMessage, Vote,
 };
 use warden_tests::{
-    all_but, authority_rotation, certificates, config_with, err, has, ok, rotated, swapped,
+    accuse, all_but, authority_rotation, certificates, config_with, err, has, ok, rotated, swapped,
     tampered, witnessed, Chain, TestNetwork, WEAK_KEY,
 };
 
@@ -49,22 +49,6 @@ fn no_warnings() -> Config {
 
 fn evidence(e: Evidence) -> Msg {
     Msg::SubmitEvidence(e)
-}
-
-fn accuse(
-    net: &TestNetwork,
-    accused: OperatorId,
-    first: u64,
-    last: u64,
-    witnesses: &[OperatorId],
-) -> Msg {
-    Msg::SubmitAccusation(net.accusation(
-        accused,
-        Behaviour::VoteWithholding,
-        first,
-        last,
-        witnesses,
-    ))
 }
 
 /// An accusation of `accused` witnessed by everyone else.
