@@ -101,12 +101,13 @@ fn ensure_target() {
             return;
         }
     }
-    println!("cargo:warning=the {TARGET} target is missing; adding it with rustup");
     let status = Command::new("rustup")
         .args(["target", "add", TARGET])
         .status();
     match status {
-        Ok(s) if s.success() => {}
+        Ok(s) if s.success() => {
+            println!("cargo:warning=added the missing {TARGET} target with rustup");
+        }
         other => panic!(
             "the {TARGET} target is missing and `rustup target add {TARGET}` failed ({other:?}); \
              install it by hand and build again"
