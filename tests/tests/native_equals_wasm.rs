@@ -11,7 +11,6 @@
 use borsh::BorshDeserialize;
 use warden_host::wasm::{CallError, MemoryStore};
 use warden_module::codec::encode;
-use warden_module::evidence::Behaviour;
 use warden_module::msg::{Event, Msg, Query};
 use warden_module::wire::{CertificateKind, OperatorId, PublicKey};
 use warden_tests::{
