@@ -1,12 +1,14 @@
 //! # warden-host
 //!
 //! The native half of Warden: the wasm executor that runs `warden-module` deterministically
-//! under wasmtime, deterministic test keys and evidence builders, the golden fixture vectors,
-//! the module benchmark and the `warden` binary.
+//! under wasmtime, the embedded chain runtime ([`chain`]: persistent blocks, signed envelopes,
+//! a state root and a local node), deterministic test keys and evidence builders, the golden
+//! fixture vectors, the module benchmark and the `warden` binary.
 //!
 //! Architecture invariant: [`wasm`] is the only module that embeds wasmtime.
 
 pub mod bench;
+pub mod chain;
 pub mod demo;
 pub mod fixtures;
 pub mod testkit;

@@ -29,6 +29,11 @@ enum Command {
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         iterations: u32,
     },
+    /// The embedded chain runtime: init, serve, submit, query, block, tx, fill, bench.
+    Chain {
+        #[command(subcommand)]
+        action: warden_host::chain::cli::ChainAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +65,9 @@ fn main() -> ExitCode {
         Command::Bench { iterations } => {
             warden_host::bench::run(&warden_host::bench::BenchOptions { iterations })
                 .map(|report| print!("{report}"))
+        }
+        Command::Chain { action } => {
+            warden_host::chain::cli::run(action).map(|report| print!("{report}"))
         }
     };
     match result {

@@ -5,10 +5,15 @@
 //! limit, and a fresh instance per call from a pooling allocator. Host functions see a
 //! per-call overlay over a [`Store`]; its writes reach the store only when the call returns
 //! success, so a rejected call, a trap or fuel exhaustion leaves the state untouched.
+//!
+//! [`Executor::cached`] keeps the compiled module on disk, keyed by the SHA-256 of the `.wasm`,
+//! so a node restarts without recompiling.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use borsh::BorshDeserialize;
+use sha2::{Digest, Sha256};
 use wasmtime::{
     Caller, Config, Engine, InstanceAllocationStrategy, Linker, Memory, Module,
     PoolingAllocationConfig, Store as WasmStore, Trap, TypedFunc,
@@ -179,6 +184,74 @@ impl Executor {
     /// Compiles the embedded module.
     pub fn new(config: ExecutorConfig) -> anyhow::Result<Self> {
         Self::from_wasm(MODULE_WASM, config)
+    }
+
+    /// The embedded module, compiled once and cached on disk in `cache_dir` (see
+    /// [`Executor::from_wasm_cached`]).
+    pub fn cached(config: ExecutorConfig, cache_dir: &Path) -> anyhow::Result<Self> {
+        Self::from_wasm_cached(MODULE_WASM, config, cache_dir)
+    }
+
+    /// Compiles `wasm`, or loads its compiled form from `cache_dir`, where it is stored as
+    /// `warden-module-<SHA-256 of the .wasm>.cwasm`. A cached file that wasmtime refuses (another
+    /// wasmtime version or configuration, a damaged file) is compiled again and replaced; the
+    /// file is written to a temporary name and renamed, so a crash never leaves half a file
+    /// under the final name.
+    pub fn from_wasm_cached(
+        wasm: &[u8],
+        config: ExecutorConfig,
+        cache_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let engine = Engine::new(&engine_config(config.pool_size))
+            .map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
+        let digest: [u8; 32] = Sha256::digest(wasm).into();
+        let name = format!("warden-module-{}.cwasm", hex::encode(digest));
+        let path = cache_dir.join(&name);
+        if path.is_file() {
+            // SAFETY: `Module::deserialize_file` runs the file's machine code as is, so it must
+            // only ever see bytes that `Module::serialize` produced. This file sits in the
+            // node's own data directory, under a name that binds the SHA-256 of the exact
+            // `.wasm` it was compiled from, and only this function writes it: the output of
+            // `Module::serialize`, written to a temporary file, synced to disk, then renamed
+            // into place, so a crash never leaves a partial file under the final name.
+            // wasmtime also checks the file's header (its version and the engine configuration
+            // must match) and returns an error otherwise, and the module is compiled again
+            // below. wasmtime maps the file into memory, so it must never change in place
+            // while a process has it loaded: it is only ever replaced by a rename, which leaves
+            // a mapped file intact. Whoever can write into the data directory can already
+            // replace the database and the binary, so the cache adds no new trust.
+            if let Ok(module) = unsafe { Module::deserialize_file(&engine, &path) } {
+                return Ok(Self {
+                    engine,
+                    module,
+                    config,
+                });
+            }
+        }
+        let module =
+            Module::new(&engine, wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e}"))?;
+        let bytes = module
+            .serialize()
+            .map_err(|e| anyhow::anyhow!("serialising the compiled module: {e}"))?;
+        std::fs::create_dir_all(cache_dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", cache_dir.display()))?;
+        let tmp = cache_dir.join(format!("{name}.{}.tmp", std::process::id()));
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut file| {
+                use std::io::Write as _;
+                file.write_all(&bytes)?;
+                file.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            anyhow::bail!("writing {}: {e}", path.display());
+        }
+        Ok(Self {
+            engine,
+            module,
+            config,
+        })
     }
 
     /// Compiles a given module binary.

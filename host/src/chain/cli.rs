@@ -1,0 +1,512 @@
+//! `warden chain ...`: the command-line front of the runtime. `submit`, `query`, `block` and
+//! `tx` talk to a running node (`--node ADDR`) or work directly on a data directory
+//! (`--data DIR`, when no node holds it open).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::{json, Value};
+
+use warden_module::codec::encode;
+use warden_module::msg::{Msg, Query, QueryResponse};
+use warden_module::wire::PublicKey;
+
+use super::client::Client;
+use super::envelope::Envelope;
+use super::genesis::GenesisFile;
+use super::node::{block_json, tx_json, Node};
+use super::{now_ms, Chain};
+use crate::testkit::{self, TestNetwork};
+use crate::wasm::CallError;
+
+/// Where a client command goes.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct Target {
+    /// A running node's address, such as 127.0.0.1:26657.
+    #[arg(long)]
+    pub node: Option<SocketAddr>,
+    /// A data directory, used directly.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// `warden chain` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ChainAction {
+    /// Create a data directory from a genesis file.
+    Init {
+        /// The genesis TOML file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The data directory to create.
+        #[arg(long)]
+        data: PathBuf,
+    },
+    /// Write a genesis file for a test network with deterministic keys.
+    Genesis {
+        /// Chain id.
+        #[arg(long, default_value_t = 7)]
+        chain_id: u64,
+        /// Validators (keys from seeds 0..N).
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        validators: u32,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Serve the HTTP JSON API on loopback and produce blocks.
+    Serve {
+        /// The data directory.
+        #[arg(long)]
+        data: PathBuf,
+        /// Loopback address to listen on.
+        #[arg(long, default_value = "127.0.0.1:26657")]
+        listen: SocketAddr,
+        /// Milliseconds between blocks when transactions wait; 0 produces blocks only on
+        /// `POST /produce`.
+        #[arg(long, default_value_t = 1000)]
+        block_interval_ms: u64,
+    },
+    /// Sign and submit a transaction.
+    Submit {
+        /// Node or data directory.
+        #[command(flatten)]
+        target: Target,
+        /// The sender's 32-byte ed25519 secret key, in hex.
+        #[arg(long, conflicts_with = "key_seed")]
+        key: Option<String>,
+        /// The sender's deterministic test key seed (see `testkit::key`).
+        #[arg(long)]
+        key_seed: Option<u64>,
+        /// The payload: a borsh `Msg` in hex.
+        #[arg(long, conflicts_with = "double_vote")]
+        payload_hex: Option<String>,
+        /// Build a double vote against OPERATOR in VIEW with the test network's keys
+        /// (`--validators` of them), as `OPERATOR:VIEW`.
+        #[arg(long)]
+        double_vote: Option<String>,
+        /// Validators of the test network for `--double-vote`.
+        #[arg(long, default_value_t = 7)]
+        validators: u32,
+        /// The nonce (default: the sender's next free one).
+        #[arg(long)]
+        nonce: Option<u64>,
+        /// Produce a block right after submitting.
+        #[arg(long)]
+        produce: bool,
+    },
+    /// Ask the module a query.
+    Query {
+        /// Node or data directory.
+        #[command(flatten)]
+        target: Target,
+        /// The query.
+        #[command(subcommand)]
+        query: QueryCommand,
+    },
+    /// Print a block (the latest without a height).
+    Block {
+        /// Node or data directory.
+        #[command(flatten)]
+        target: Target,
+        /// The height.
+        height: Option<u64>,
+    },
+    /// Print a committed transaction's result.
+    Tx {
+        /// Node or data directory.
+        #[command(flatten)]
+        target: Target,
+        /// The transaction hash in hex.
+        hash: String,
+    },
+    /// Produce blocks on a data directory, filling them with signed test transactions
+    /// (certificate records and double votes of the test network); for load and crash tests.
+    Fill {
+        /// The data directory (its genesis must be a test network's).
+        #[arg(long)]
+        data: PathBuf,
+        /// Blocks to produce.
+        #[arg(long, default_value_t = 10)]
+        blocks: u64,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 4)]
+        txs: u32,
+    },
+    /// Measure committed transactions per second and the state-root update cost.
+    Bench {
+        /// Double-vote transactions to commit.
+        #[arg(long, default_value_t = 500)]
+        txs: u32,
+        /// Transactions per block.
+        #[arg(long, default_value_t = 100)]
+        block_txs: u32,
+    },
+}
+
+/// A module query.
+#[derive(Subcommand, Debug, Clone)]
+pub enum QueryCommand {
+    /// The module's status.
+    Status,
+    /// The configuration.
+    Config,
+    /// An operator's reputation.
+    Reputation {
+        /// The operator.
+        operator: u32,
+    },
+    /// An operator's isolation state.
+    Isolation {
+        /// The operator.
+        operator: u32,
+    },
+    /// Every operator not active.
+    Isolated,
+    /// Slashing proposals.
+    Slashing {
+        /// First id.
+        #[arg(default_value_t = 0)]
+        start: u64,
+        /// Most to return.
+        #[arg(default_value_t = 100)]
+        limit: u32,
+    },
+    /// Effective power per operator.
+    Power,
+    /// The leader of a view.
+    Leader {
+        /// Epoch.
+        epoch: u64,
+        /// View.
+        view: u64,
+    },
+    /// The leader schedule of an epoch.
+    Schedule {
+        /// Epoch.
+        epoch: u64,
+    },
+    /// The validator set of an epoch.
+    Set {
+        /// Epoch.
+        epoch: u64,
+    },
+}
+
+impl QueryCommand {
+    /// The module's query.
+    pub fn query(&self) -> Query {
+        match *self {
+            QueryCommand::Status => Query::Status,
+            QueryCommand::Config => Query::Config,
+            QueryCommand::Reputation { operator } => Query::Reputation { operator },
+            QueryCommand::Isolation { operator } => Query::Isolation { operator },
+            QueryCommand::Isolated => Query::Isolated,
+            QueryCommand::Slashing { start, limit } => Query::SlashingProposals { start, limit },
+            QueryCommand::Power => Query::EffectivePower,
+            QueryCommand::Leader { epoch, view } => Query::Leader { epoch, view },
+            QueryCommand::Schedule { epoch } => Query::Schedule { epoch },
+            QueryCommand::Set { epoch } => Query::ValidatorSet { epoch },
+        }
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// Runs a `warden chain` subcommand and returns what to print.
+pub fn run(action: ChainAction) -> anyhow::Result<String> {
+    match action {
+        ChainAction::Init { genesis, data } => {
+            let file = GenesisFile::read(&genesis)?;
+            let chain = Chain::init(&file, &data)?;
+            let head = chain.head();
+            Ok(format!(
+                "initialised chain {} in {}: genesis block {}, state root {}\n",
+                chain.chain_id(),
+                data.display(),
+                hex::encode(head.hash()),
+                hex::encode(head.state_root)
+            ))
+        }
+        ChainAction::Genesis {
+            chain_id,
+            validators,
+            out,
+        } => {
+            let file = GenesisFile::from_network(&TestNetwork::new(chain_id, validators), 0);
+            let text = format!(
+                "# A test network of {validators} validators with deterministic keys (operator i has \
+                 testkit key seed i, the\n# authority seed {}), every module setting at its \
+                 default. Written by\n# `warden chain genesis --chain-id {chain_id} \
+                 --validators {validators} --out {}`.\n\n{}",
+                testkit::AUTHORITY_SEED,
+                out.display(),
+                file.to_toml()?
+            );
+            std::fs::write(&out, text)
+                .map_err(|e| anyhow::anyhow!("writing {}: {e}", out.display()))?;
+            Ok(format!("wrote {}\n", out.display()))
+        }
+        ChainAction::Serve {
+            data,
+            listen,
+            block_interval_ms,
+        } => {
+            let chain = Chain::open(&data)?;
+            let node = Node::bind(chain, listen)?;
+            eprintln!("serving {} on http://{}", data.display(), node.addr());
+            let interval =
+                (block_interval_ms > 0).then(|| Duration::from_millis(block_interval_ms));
+            node.run(interval, Arc::new(AtomicBool::new(false)))?;
+            Ok(String::new())
+        }
+        ChainAction::Submit {
+            target,
+            key,
+            key_seed,
+            payload_hex,
+            double_vote,
+            validators,
+            nonce,
+            produce,
+        } => submit(
+            &target,
+            &signing_key(key.as_deref(), key_seed)?,
+            payload_hex.as_deref(),
+            double_vote.as_deref(),
+            validators,
+            nonce,
+            produce,
+        ),
+        ChainAction::Query { target, query } => {
+            let bytes = encode(&query.query());
+            let value = match (&target.node, &target.data) {
+                (Some(addr), _) => Client::new(*addr)
+                    .post("/query", &json!({ "query": hex::encode(&bytes) }))?
+                    .ok()?,
+                (None, Some(dir)) => {
+                    let chain = Chain::open(dir)?;
+                    let outcome = chain.query(&bytes)?;
+                    match outcome.result {
+                        Ok(response) => {
+                            let debug = borsh::from_slice::<QueryResponse>(&response)
+                                .map(|r| format!("{r:?}"))
+                                .unwrap_or_default();
+                            json!({ "response": hex::encode(&response), "debug": debug, "fuel_used": outcome.fuel_used })
+                        }
+                        Err(CallError::Module(e)) => anyhow::bail!("the module refused: {e:?}"),
+                        Err(e) => anyhow::bail!("the query failed: {e}"),
+                    }
+                }
+                (None, None) => anyhow::bail!("give --node or --data"),
+            };
+            Ok(format!("{}\n", pretty(&value)))
+        }
+        ChainAction::Block { target, height } => {
+            let value = match (&target.node, &target.data) {
+                (Some(addr), _) => {
+                    let path = height
+                        .map_or_else(|| "/block/latest".to_string(), |h| format!("/block/{h}"));
+                    Client::new(*addr).get(&path)?.ok()?
+                }
+                (None, Some(dir)) => {
+                    let chain = Chain::open(dir)?;
+                    let height = height.unwrap_or(chain.head().height);
+                    let block = chain
+                        .block(height)?
+                        .ok_or_else(|| anyhow::anyhow!("no block at height {height}"))?;
+                    block_json(&block)
+                }
+                (None, None) => anyhow::bail!("give --node or --data"),
+            };
+            Ok(format!("{}\n", pretty(&value)))
+        }
+        ChainAction::Tx { target, hash } => {
+            let value = match (&target.node, &target.data) {
+                (Some(addr), _) => Client::new(*addr).get(&format!("/tx/{hash}"))?.ok()?,
+                (None, Some(dir)) => {
+                    let chain = Chain::open(dir)?;
+                    let bytes: [u8; 32] = hex::decode(&hash)?
+                        .try_into()
+                        .map_err(|_| anyhow::anyhow!("a transaction hash has 32 bytes"))?;
+                    let record = chain
+                        .tx(&bytes)?
+                        .ok_or_else(|| anyhow::anyhow!("no such committed transaction"))?;
+                    tx_json(&record)
+                }
+                (None, None) => anyhow::bail!("give --node or --data"),
+            };
+            Ok(format!("{}\n", pretty(&value)))
+        }
+        ChainAction::Fill { data, blocks, txs } => fill(&data, blocks, txs),
+        ChainAction::Bench { txs, block_txs } => {
+            super::bench::run(&super::bench::ChainBenchOptions {
+                txs,
+                block_txs,
+                root_sizes: super::bench::ROOT_SIZES.to_vec(),
+            })
+        }
+    }
+}
+
+fn signing_key(key: Option<&str>, seed: Option<u64>) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    match (key, seed) {
+        (Some(hex_key), _) => {
+            let bytes: [u8; 32] = hex::decode(hex_key.trim())
+                .map_err(|e| anyhow::anyhow!("--key: not hex: {e}"))?
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("--key: a secret key has 32 bytes"))?;
+            Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+        }
+        (None, Some(seed)) => Ok(testkit::key(seed)),
+        (None, None) => anyhow::bail!("give --key or --key-seed"),
+    }
+}
+
+fn submit(
+    target: &Target,
+    key: &ed25519_dalek::SigningKey,
+    payload_hex: Option<&str>,
+    double_vote: Option<&str>,
+    validators: u32,
+    nonce: Option<u64>,
+    produce: bool,
+) -> anyhow::Result<String> {
+    let sender = PublicKey(key.verifying_key().to_bytes());
+    let mut chain = match &target.data {
+        Some(dir) if target.node.is_none() => Some(Chain::open(dir)?),
+        _ => None,
+    };
+    let client = target.node.map(Client::new);
+    let chain_id = match (&chain, &client) {
+        (Some(chain), _) => chain.chain_id(),
+        (None, Some(client)) => client
+            .get("/status")?
+            .ok()?
+            .get("chain_id")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| anyhow::anyhow!("the node's status has no chain id"))?,
+        (None, None) => anyhow::bail!("give --node or --data"),
+    };
+    let payload = match (payload_hex, double_vote) {
+        (Some(h), _) => hex::decode(h.trim()).map_err(|e| anyhow::anyhow!("--payload-hex: {e}"))?,
+        (None, Some(spec)) => {
+            let (operator, view) = spec
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("--double-vote takes OPERATOR:VIEW"))?;
+            let operator: u32 = operator.parse()?;
+            let view: u64 = view.parse()?;
+            anyhow::ensure!(operator < validators, "operator {operator} of {validators}");
+            let net = TestNetwork::new(chain_id, validators);
+            encode(&Msg::SubmitEvidence(net.double_vote(operator, view)))
+        }
+        (None, None) => anyhow::bail!("give --payload-hex or --double-vote"),
+    };
+    let nonce = match (nonce, &chain, &client) {
+        (Some(n), _, _) => n,
+        (None, Some(chain), _) => chain.next_free_nonce(&sender)?,
+        (None, None, Some(client)) => client
+            .get(&format!("/nonce/{}", hex::encode(sender.0)))?
+            .ok()?
+            .get("next_free")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| anyhow::anyhow!("the node's nonce answer has no next_free"))?,
+        (None, None, None) => anyhow::bail!("give --node or --data"),
+    };
+    let envelope = Envelope::sign(chain_id, key, nonce, payload)
+        .ok_or_else(|| anyhow::anyhow!("the payload is over the size limit"))?;
+    let bytes = envelope.encode();
+    let mut out = String::new();
+    if let Some(chain) = chain.as_mut() {
+        let hash = chain.submit(&bytes)?;
+        out.push_str(&format!(
+            "submitted {} (nonce {nonce})\n",
+            hex::encode(hash)
+        ));
+        if produce {
+            let header = chain.produce_block(now_ms())?;
+            out.push_str(&format!(
+                "block {} {}\n",
+                header.height,
+                hex::encode(header.hash())
+            ));
+            if let Some(record) = chain.tx(&hash)? {
+                out.push_str(&format!("{}\n", pretty(&tx_json(&record))));
+            }
+        }
+    } else if let Some(client) = client {
+        let reply = client
+            .post("/tx", &json!({ "envelope": hex::encode(&bytes) }))?
+            .ok()?;
+        out.push_str(&format!(
+            "submitted {} (nonce {nonce})\n",
+            reply["hash"].as_str().unwrap_or_default()
+        ));
+        if produce {
+            let block = client.post("/produce", &json!({}))?.ok()?;
+            out.push_str(&format!("{}\n", pretty(&block)));
+        }
+    }
+    Ok(out)
+}
+
+/// The test network a data directory's genesis was made from (test keys by operator index).
+fn network_of(chain: &Chain) -> anyhow::Result<TestNetwork> {
+    let genesis = chain.genesis();
+    let n = u32::try_from(genesis.validators.len())?;
+    let net = TestNetwork::new(genesis.chain_id, n);
+    let expected = GenesisFile::from_network(&net, genesis.time_ms);
+    anyhow::ensure!(
+        expected.validators == genesis.validators && expected.authority == genesis.authority,
+        "the chain's genesis is not a test network's; `fill` signs with test keys"
+    );
+    Ok(net)
+}
+
+/// Produces `blocks` blocks of `txs` signed test transactions each: certificate records in
+/// increasing views (they change the state), and every fourth transaction a double vote.
+pub fn fill(dir: &Path, blocks: u64, txs: u32) -> anyhow::Result<String> {
+    let mut chain = Chain::open(dir)?;
+    let net = network_of(&chain)?;
+    let reporter = testkit::key(testkit::REPORTER_SEED);
+    let quorum = net.quorum_signers();
+    let n = u32::try_from(net.keys.len())?;
+    for _ in 0..blocks {
+        let height = chain.head().height + 1;
+        for i in 0..txs {
+            let seq = height * u64::from(txs) + u64::from(i);
+            let msg = if i % 4 == 3 {
+                Msg::SubmitEvidence(net.double_vote(u32::try_from(seq % u64::from(n))?, seq))
+            } else {
+                let cert = net.certificate(
+                    warden_module::wire::CertificateKind::Vote2,
+                    seq + 10,
+                    [(seq % 251) as u8; 32],
+                    0,
+                    &quorum,
+                );
+                Msg::RecordCertificates(
+                    warden_module::codec::BoundedVec::new(vec![cert])
+                        .ok_or_else(|| anyhow::anyhow!("one certificate over the bound"))?,
+                )
+            };
+            chain.submit_signed(&reporter, encode(&msg))?;
+        }
+        let time = chain.head().time.max(now_ms());
+        chain.produce_block(time)?;
+    }
+    let head = chain.head();
+    Ok(format!(
+        "height {} {} state root {}\n",
+        head.height,
+        hex::encode(head.hash()),
+        hex::encode(head.state_root)
+    ))
+}

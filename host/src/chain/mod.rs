@@ -1,0 +1,617 @@
+//! Warden's embedded chain runtime: a small, real chain that runs the evidence module.
+//!
+//! - [`Chain`] holds the data directory: a redb database ([`store`]) with the module's state,
+//!   blocks, transaction records and nonces, plus the compiled module cache; the state tree
+//!   ([`root`]) lives in memory and is rebuilt from the state at start.
+//!   [`Chain::produce_block`] executes the mempool's transactions one by one through the wasm
+//!   executor, each over an overlay that is dropped on error, trap or fuel exhaustion, updates
+//!   the state root, then commits the whole block (state, nonces, records, header, head) in one
+//!   redb write transaction: a crash leaves either the whole block or none of it.
+//! - Transactions are signed [`envelope::Envelope`]s; the sender becomes the module's caller.
+//! - [`genesis`] reads the TOML genesis file; [`node`] serves the HTTP JSON API on loopback and
+//!   [`client`] talks to it; [`mod@bench`] measures the runtime.
+
+pub mod bench;
+pub mod block;
+pub mod cli;
+pub mod client;
+pub mod envelope;
+pub mod genesis;
+pub mod mempool;
+pub mod node;
+pub mod root;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use warden_module::wire::PublicKey;
+
+use crate::wasm::{BlockContext, CallOutcome, Executor, ExecutorConfig, Store};
+use block::{merkle_root, Block, Header, TxRecord, TxResult, TxStatus};
+use envelope::{Envelope, EnvelopeError};
+use genesis::GenesisFile;
+use mempool::{Mempool, MempoolError, Pending};
+use root::{Hash, MemoryNodes};
+use store::{BlockState, BLOCKS, META, NONCES, STATE, TXS};
+
+/// The database file inside a data directory.
+pub const DB_FILE: &str = "chain.redb";
+/// The compiled-module cache inside a data directory.
+pub const CACHE_DIR: &str = "cache";
+/// A copy of the genesis file inside a data directory, for people to read.
+pub const GENESIS_FILE: &str = "genesis.toml";
+
+const META_GENESIS: &str = "genesis";
+const META_HEAD: &str = "head";
+
+/// Why a submitted transaction was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The envelope is malformed, foreign or badly signed.
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The mempool refused it (duplicate, used nonce, full).
+    #[error(transparent)]
+    Mempool(#[from] MempoolError),
+    /// This exact transaction is already in a block.
+    #[error("already committed")]
+    AlreadyCommitted,
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(String),
+}
+
+fn storage<E: std::fmt::Display>(e: E) -> SubmitError {
+    SubmitError::Storage(e.to_string())
+}
+
+/// A chain in a data directory.
+pub struct Chain {
+    dir: PathBuf,
+    db: Database,
+    exec: Executor,
+    genesis: GenesisFile,
+    head: Header,
+    mempool: Mempool,
+    /// The state tree's nodes, in memory: derived from the `state` table, rebuilt at start.
+    tree: MemoryNodes,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("dir", &self.dir)
+            .field("head", &self.head)
+            .field("mempool", &self.mempool.len())
+            .finish()
+    }
+}
+
+fn executor(dir: &Path, genesis: &GenesisFile) -> anyhow::Result<Executor> {
+    Executor::cached(
+        ExecutorConfig {
+            fuel_per_call: genesis.runtime.fuel_per_tx,
+            ..ExecutorConfig::default()
+        },
+        &dir.join(CACHE_DIR),
+    )
+}
+
+impl Chain {
+    /// Creates a data directory from a genesis file: runs the module's initialisation and
+    /// commits the genesis block (height 0). Refuses a directory that already holds a chain.
+    pub fn init(genesis: &GenesisFile, dir: &Path) -> anyhow::Result<Self> {
+        let module_genesis = genesis.module_genesis()?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+        let db_path = dir.join(DB_FILE);
+        anyhow::ensure!(!db_path.exists(), "{} already holds a chain", dir.display());
+        let exec = executor(dir, genesis)?;
+        let mut state = BlockState::default();
+        let ctx = BlockContext {
+            height: 0,
+            time: genesis.time_ms,
+        };
+        let outcome = exec.init(&mut state, ctx, &module_genesis);
+        if let Err(e) = &outcome.result {
+            anyhow::bail!("the module refused the genesis: {e}");
+        }
+        let text = genesis.to_toml()?;
+        let mut tree = MemoryNodes::new();
+        let state_root = root::update(&mut tree, &tree_changes(&state.changes))?;
+        let db = Database::create(&db_path)?;
+        let txn = db.begin_write()?;
+        {
+            let mut table = txn.open_table(STATE)?;
+            for (key, value) in &state.changes {
+                if let Some(value) = value {
+                    table.insert(key.as_slice(), value.as_slice())?;
+                }
+            }
+        }
+        let header = Header {
+            chain_id: genesis.chain_id,
+            height: 0,
+            time: genesis.time_ms,
+            parent_hash: [0; 32],
+            tx_root: merkle_root(&[]),
+            results_root: merkle_root(&[]),
+            state_root,
+        };
+        {
+            let mut blocks = txn.open_table(BLOCKS)?;
+            let block = Block {
+                header: header.clone(),
+                txs: Vec::new(),
+            };
+            blocks.insert(0, borsh::to_vec(&block)?.as_slice())?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert(META_GENESIS, text.as_bytes())?;
+            meta.insert(META_HEAD, &0u64.to_le_bytes()[..])?;
+            txn.open_table(NONCES)?;
+            txn.open_table(TXS)?;
+        }
+        txn.commit()?;
+        std::fs::write(dir.join(GENESIS_FILE), text)
+            .map_err(|e| anyhow::anyhow!("writing the genesis copy: {e}"))?;
+        let mempool = Mempool::new(genesis.runtime.mempool_capacity as usize);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db,
+            exec,
+            genesis: genesis.clone(),
+            head: header,
+            mempool,
+            tree,
+        })
+    }
+
+    /// Opens a data directory written by [`Chain::init`], resuming from its last block.
+    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+        let db_path = dir.join(DB_FILE);
+        anyhow::ensure!(
+            db_path.exists(),
+            "{} holds no chain (run `warden chain init` first)",
+            dir.display()
+        );
+        let db = Database::open(&db_path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
+                "{} is open in another process (a running `warden chain serve`?): \
+                 use --node to talk to it",
+                dir.display()
+            ),
+            e => anyhow::anyhow!("opening {}: {e}", db_path.display()),
+        })?;
+        let (genesis, head) = {
+            let txn = db.begin_read()?;
+            let meta = txn.open_table(META)?;
+            let text = meta
+                .get(META_GENESIS)?
+                .ok_or_else(|| anyhow::anyhow!("the database has no genesis"))?
+                .value()
+                .to_vec();
+            let genesis = GenesisFile::parse(&String::from_utf8(text)?)?;
+            let head = read_u64(
+                meta.get(META_HEAD)?
+                    .ok_or_else(|| anyhow::anyhow!("the database has no head"))?
+                    .value(),
+            )?;
+            let blocks = txn.open_table(BLOCKS)?;
+            let block: Block = borsh::from_slice(
+                blocks
+                    .get(head)?
+                    .ok_or_else(|| anyhow::anyhow!("the head block {head} is missing"))?
+                    .value(),
+            )?;
+            (genesis, block.header)
+        };
+        let tree = rebuild_tree(&db)?;
+        anyhow::ensure!(
+            tree_root(&tree) == head.state_root,
+            "the stored state does not match the state root of block {}",
+            head.height
+        );
+        let exec = executor(dir, &genesis)?;
+        let mempool = Mempool::new(genesis.runtime.mempool_capacity as usize);
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            db,
+            exec,
+            genesis,
+            head,
+            mempool,
+            tree,
+        })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> u64 {
+        self.genesis.chain_id
+    }
+
+    /// The genesis file the chain started from.
+    pub fn genesis(&self) -> &GenesisFile {
+        &self.genesis
+    }
+
+    /// The last committed block's header.
+    pub fn head(&self) -> &Header {
+        &self.head
+    }
+
+    /// Transactions waiting in the mempool.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.len()
+    }
+
+    /// The next nonce `sender` must use (committed transactions only).
+    pub fn next_nonce(&self, sender: &PublicKey) -> anyhow::Result<u64> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(NONCES)?;
+        Ok(table.get(&sender.0[..])?.map_or(0, |v| v.value()))
+    }
+
+    /// The next nonce `sender` may queue: after its committed and waiting transactions.
+    pub fn next_free_nonce(&self, sender: &PublicKey) -> anyhow::Result<u64> {
+        let mut nonce = self.next_nonce(sender)?;
+        while self.mempool.has_slot(sender, nonce) {
+            nonce += 1;
+        }
+        Ok(nonce)
+    }
+
+    /// Checks an encoded envelope (size, strict decoding, chain id, signature, nonce, replay)
+    /// and queues it. Returns its hash.
+    pub fn submit(&mut self, bytes: &[u8]) -> Result<Hash, SubmitError> {
+        let envelope = Envelope::decode(bytes)?;
+        envelope.check(self.chain_id())?;
+        let hash = envelope::tx_hash(bytes);
+        let txn = self.db.begin_read().map_err(storage)?;
+        if txn
+            .open_table(TXS)
+            .map_err(storage)?
+            .get(&hash[..])
+            .map_err(storage)?
+            .is_some()
+        {
+            return Err(SubmitError::AlreadyCommitted);
+        }
+        let next = txn
+            .open_table(NONCES)
+            .map_err(storage)?
+            .get(&envelope.sender.0[..])
+            .map_err(storage)?
+            .map_or(0, |v| v.value());
+        self.mempool.insert(Pending { hash, envelope }, next)?;
+        Ok(hash)
+    }
+
+    /// Executes the mempool's transactions (up to the block limit) at `time` (never before the
+    /// parent's) and commits the block atomically. Produces an empty block when none wait.
+    pub fn produce_block(&mut self, time: u64) -> anyhow::Result<Header> {
+        let height = self
+            .head
+            .height
+            .checked_add(1)
+            .ok_or_else(|| anyhow::anyhow!("height overflow"))?;
+        let time = time.max(self.head.time);
+        let read = self.db.begin_read()?;
+        let snapshot = Arc::new(read.open_table(STATE)?);
+        let nonces = read.open_table(NONCES)?;
+        let committed = |sender: &PublicKey| -> u64 {
+            nonces
+                .get(&sender.0[..])
+                .ok()
+                .flatten()
+                .map_or(0, |v| v.value())
+        };
+        let pending = self
+            .mempool
+            .take(self.genesis.runtime.max_block_txs as usize, committed);
+        let ctx = BlockContext { height, time };
+        let mut state = BlockState::new(snapshot);
+        let mut expected: std::collections::BTreeMap<PublicKey, u64> = Default::default();
+        let mut records = Vec::with_capacity(pending.len());
+        let mut new_nonces = Vec::new();
+        for p in pending {
+            let sender = p.envelope.sender;
+            let next = match expected.get(&sender) {
+                Some(n) => *n,
+                None => nonces.get(&sender.0[..])?.map_or(0, |v| v.value()),
+            };
+            if p.envelope.nonce != next {
+                // Not this sender's turn (the mempool orders them; this only guards).
+                continue;
+            }
+            expected.insert(sender, next + 1);
+            let outcome =
+                self.exec
+                    .execute(&mut state, ctx, Some(sender), p.envelope.payload.as_bytes());
+            if let Some(e) = state.failed.get() {
+                anyhow::bail!("reading the state failed during block {height}: {e}");
+            }
+            let result = TxResult::from_outcome(outcome);
+            let index = u32::try_from(records.len())?;
+            new_nonces.push((sender, next + 1));
+            records.push(TxRecord {
+                hash: p.hash,
+                height,
+                index,
+                sender,
+                nonce: p.envelope.nonce,
+                result,
+            });
+        }
+        drop(nonces);
+        let changes = std::mem::take(&mut state.changes);
+        drop(state);
+        drop(read);
+        // The tree is updated in memory first; if the block then fails to commit, it is
+        // rebuilt from the committed state so that it never runs ahead of the database.
+        let committed =
+            root::update(&mut self.tree, &tree_changes(&changes)).and_then(|state_root| {
+                self.commit_block(height, time, state_root, &changes, records, new_nonces)
+            });
+        match committed {
+            Ok(header) => {
+                self.head = header.clone();
+                Ok(header)
+            }
+            Err(e) => {
+                self.tree = rebuild_tree(&self.db)?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes a block (state changes, nonces, records, header, head) in one write transaction.
+    fn commit_block(
+        &self,
+        height: u64,
+        time: u64,
+        state_root: Hash,
+        changes: &std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+        records: Vec<TxRecord>,
+        new_nonces: Vec<(PublicKey, u64)>,
+    ) -> anyhow::Result<Header> {
+        let tx_hashes: Vec<Hash> = records.iter().map(|r| r.hash).collect();
+        let result_hashes: Vec<Hash> = records.iter().map(|r| r.result.hash()).collect();
+        let txn = self.db.begin_write()?;
+        {
+            let mut table = txn.open_table(STATE)?;
+            for (key, value) in changes {
+                match value {
+                    Some(value) => table.insert(key.as_slice(), value.as_slice())?,
+                    None => table.remove(key.as_slice())?,
+                };
+            }
+        }
+        let header = Header {
+            chain_id: self.chain_id(),
+            height,
+            time,
+            parent_hash: self.head.hash(),
+            tx_root: merkle_root(&tx_hashes),
+            results_root: merkle_root(&result_hashes),
+            state_root,
+        };
+        {
+            let mut nonces = txn.open_table(NONCES)?;
+            for (sender, next) in new_nonces {
+                nonces.insert(&sender.0[..], next)?;
+            }
+            let mut txs = txn.open_table(TXS)?;
+            for record in &records {
+                txs.insert(&record.hash[..], borsh::to_vec(record)?.as_slice())?;
+            }
+            let mut blocks = txn.open_table(BLOCKS)?;
+            let block = Block {
+                header: header.clone(),
+                txs: tx_hashes,
+            };
+            blocks.insert(height, borsh::to_vec(&block)?.as_slice())?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert(META_HEAD, &height.to_le_bytes()[..])?;
+        }
+        txn.commit()?;
+        Ok(header)
+    }
+
+    /// The block at `height`.
+    pub fn block(&self, height: u64) -> anyhow::Result<Option<Block>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(height)? else {
+            return Ok(None);
+        };
+        Ok(Some(borsh::from_slice(bytes.value())?))
+    }
+
+    /// A committed transaction's record.
+    pub fn tx(&self, hash: &Hash) -> anyhow::Result<Option<TxRecord>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(TXS)?;
+        let Some(bytes) = table.get(&hash[..])? else {
+            return Ok(None);
+        };
+        Ok(Some(borsh::from_slice(bytes.value())?))
+    }
+
+    /// Answers a borsh `Query` against the last committed state.
+    pub fn query(&self, query: &[u8]) -> anyhow::Result<CallOutcome> {
+        let txn = self.db.begin_read()?;
+        let mut state = BlockState::new(Arc::new(txn.open_table(STATE)?));
+        let ctx = BlockContext {
+            height: self.head.height,
+            time: self.head.time,
+        };
+        let outcome = self.exec.query(&mut state, ctx, query);
+        if let Some(e) = state.failed.get() {
+            anyhow::bail!("reading the state failed: {e}");
+        }
+        Ok(outcome)
+    }
+
+    /// A value of the module's state.
+    pub fn state_value(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let state = BlockState::new(Arc::new(txn.open_table(STATE)?));
+        let value = state.get(key);
+        if let Some(e) = state.failed.get() {
+            anyhow::bail!("reading the state failed: {e}");
+        }
+        Ok(value)
+    }
+
+    /// Number of entries in the module's state.
+    pub fn state_len(&self) -> anyhow::Result<u64> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(STATE)?.len()?)
+    }
+
+    /// Checks the whole database: every block from genesis to the head is stored and chained
+    /// by parent hash, nothing is stored past the head, every transaction of every block has
+    /// its record and the block's roots match them, and the state root recomputed from
+    /// scratch over the stored state equals the head's and the tree in memory's. Returns the
+    /// number of blocks checked.
+    pub fn verify_integrity(&self) -> anyhow::Result<u64> {
+        let txn = self.db.begin_read()?;
+        let blocks = txn.open_table(BLOCKS)?;
+        let txs = txn.open_table(TXS)?;
+        let mut parent = [0u8; 32];
+        let mut tx_count = 0u64;
+        for height in 0..=self.head.height {
+            let block: Block = borsh::from_slice(
+                blocks
+                    .get(height)?
+                    .ok_or_else(|| anyhow::anyhow!("block {height} is missing"))?
+                    .value(),
+            )?;
+            anyhow::ensure!(block.header.height == height, "block {height} mislabelled");
+            anyhow::ensure!(
+                block.header.parent_hash == parent,
+                "block {height} does not chain to its parent"
+            );
+            let mut results = Vec::with_capacity(block.txs.len());
+            for (i, hash) in block.txs.iter().enumerate() {
+                let record: TxRecord = borsh::from_slice(
+                    txs.get(&hash[..])?
+                        .ok_or_else(|| anyhow::anyhow!("block {height}: tx {i} has no record"))?
+                        .value(),
+                )?;
+                anyhow::ensure!(
+                    record.height == height && record.index as usize == i,
+                    "block {height}: tx {i} recorded elsewhere"
+                );
+                results.push(record.result.hash());
+            }
+            tx_count += block.txs.len() as u64;
+            anyhow::ensure!(
+                merkle_root(&block.txs) == block.header.tx_root,
+                "block {height}: tx root"
+            );
+            anyhow::ensure!(
+                merkle_root(&results) == block.header.results_root,
+                "block {height}: results root"
+            );
+            parent = block.header.hash();
+        }
+        anyhow::ensure!(
+            blocks.get(self.head.height + 1)?.is_none(),
+            "a block past the head is stored"
+        );
+        anyhow::ensure!(txs.len()? == tx_count, "transaction records outside blocks");
+        let state = txn.open_table(STATE)?;
+        let mut entries = Vec::new();
+        for entry in state.iter()? {
+            let (key, value) = entry?;
+            entries.push((root::path_of(key.value()), root::value_hash(value.value())));
+        }
+        let scratch = root::root_of(entries)?;
+        anyhow::ensure!(
+            scratch == self.head.state_root,
+            "the state root recomputed from the state differs from the head's"
+        );
+        anyhow::ensure!(
+            tree_root(&self.tree) == scratch,
+            "the tree in memory differs from the state"
+        );
+        Ok(self.head.height + 1)
+    }
+
+    /// Signs and submits `payload` from `key` with its next free nonce.
+    pub fn submit_signed(
+        &mut self,
+        key: &ed25519_dalek::SigningKey,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<Hash> {
+        let sender = PublicKey(key.verifying_key().to_bytes());
+        let nonce = self.next_free_nonce(&sender)?;
+        let envelope = Envelope::sign(self.chain_id(), key, nonce, payload)
+            .ok_or_else(|| anyhow::anyhow!("payload too large"))?;
+        Ok(self.submit(&envelope.encode())?)
+    }
+}
+
+/// The root of a tree in memory.
+fn tree_root(tree: &MemoryNodes) -> Hash {
+    tree.get(&root::node_key(&root::EMPTY, 0))
+        .map_or(root::EMPTY, |node| node.hash())
+}
+
+/// The state tree of the committed state, built from scratch.
+fn rebuild_tree(db: &Database) -> anyhow::Result<MemoryNodes> {
+    let txn = db.begin_read()?;
+    let state = txn.open_table(STATE)?;
+    let mut changes = Vec::new();
+    for entry in state.iter()? {
+        let (key, value) = entry?;
+        changes.push((
+            root::path_of(key.value()),
+            Some(root::value_hash(value.value())),
+        ));
+    }
+    changes.sort_unstable_by_key(|a| a.0);
+    let mut tree = MemoryNodes::new();
+    root::update(&mut tree, &changes)?;
+    Ok(tree)
+}
+
+/// A block's state changes as tree changes, sorted by path.
+fn tree_changes(
+    changes: &std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> Vec<(Hash, Option<Hash>)> {
+    let mut out: Vec<_> = changes
+        .iter()
+        .map(|(key, value)| (root::path_of(key), value.as_deref().map(root::value_hash)))
+        .collect();
+    out.sort_unstable_by_key(|a| a.0);
+    out
+}
+
+fn read_u64(bytes: &[u8]) -> anyhow::Result<u64> {
+    let bytes: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a stored integer of {} bytes", bytes.len()))?;
+    Ok(u64::from_le_bytes(bytes))
+}
+
+/// The current wall-clock time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Whether a status means the transaction changed the state.
+pub fn succeeded(status: &TxStatus) -> bool {
+    matches!(status, TxStatus::Ok)
+}

@@ -1,0 +1,202 @@
+//! The local node's HTTP JSON API: status codes for bad input, and it keeps serving.
+
+mod chain_support;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use serde_json::json;
+
+use chain_support::*;
+use warden_host::chain::client::Client;
+use warden_host::chain::node::{Node, MAX_BODY_BYTES};
+use warden_host::chain::Chain;
+use warden_module::codec::encode;
+use warden_module::msg::{Msg, Query};
+
+struct Running {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<Chain, String>>>,
+}
+
+impl Running {
+    fn start(chain: Chain) -> Self {
+        Self::start_with(chain, None)
+    }
+
+    fn start_with(chain: Chain, interval: Option<std::time::Duration>) -> Self {
+        let node = Node::bind(chain, "127.0.0.1:0".parse().expect("an address")).expect("binds");
+        let addr = node.addr();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle =
+            std::thread::spawn(move || node.run(interval, flag).map_err(|e| format!("{e:#}")));
+        Self {
+            addr,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    fn stop(mut self) -> Chain {
+        self.stop.store(true, Ordering::SeqCst);
+        self.handle
+            .take()
+            .expect("running")
+            .join()
+            .expect("the node thread ends")
+            .expect("the node ends cleanly")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn alive(client: &Client) {
+    let reply = client.get("/status").expect("the node answers");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+#[test]
+fn http_refuses_oversized_and_malformed_bodies_with_4xx_and_keeps_serving() {
+    let dir = TempDir::new("http");
+    let node = Running::start(chain(dir.path(), &genesis()));
+    let client = Client::new(node.addr);
+    alive(&client);
+
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("not JSON", b"{{{ nope".to_vec(), 400),
+        ("JSON without the field", br#"{"other": 1}"#.to_vec(), 400),
+        (
+            "a field that is not hex",
+            br#"{"envelope": "zz"}"#.to_vec(),
+            400,
+        ),
+        (
+            "hex that is no envelope",
+            br#"{"envelope": "00ff"}"#.to_vec(),
+            400,
+        ),
+        ("an empty body", Vec::new(), 400),
+        ("a body over the limit", vec![b' '; MAX_BODY_BYTES + 1], 413),
+    ];
+    for (what, body, status) in cases {
+        let reply = client.post_raw("/tx", &body).expect("an answer");
+        assert_eq!(reply.status, status, "{what}: {:?}", reply.body);
+        assert!(
+            reply.body.get("error").is_some(),
+            "{what}: an error message"
+        );
+        alive(&client);
+    }
+    let reply = client.get("/no/such/path").expect("an answer");
+    assert_eq!(reply.status, 404);
+    let reply = client.get("/tx").expect("an answer");
+    assert_eq!(reply.status, 405);
+    let reply = client.get("/block/notanumber").expect("an answer");
+    assert_eq!(reply.status, 400);
+    let reply = client.get("/block/99").expect("an answer");
+    assert_eq!(reply.status, 404);
+    let reply = client
+        .get(&format!("/tx/{}", "ab".repeat(32)))
+        .expect("an answer");
+    assert_eq!(reply.status, 404);
+    let reply = client
+        .post("/query", &json!({ "query": "ffff" }))
+        .expect("an answer");
+    assert_eq!(reply.status, 422, "the module refuses an undecodable query");
+    alive(&client);
+
+    // A valid transaction goes through, and its replay is a conflict.
+    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
+    let reply = client
+        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let hash = reply.body["hash"].as_str().expect("a hash").to_string();
+    let block = client.post("/produce", &json!({})).expect("an answer");
+    assert_eq!(block.status, 200, "{:?}", block.body);
+    assert_eq!(block.body["height"], 1);
+    assert_eq!(block.body["txs"][0], hash.as_str());
+    let record = client.get(&format!("/tx/{hash}")).expect("an answer");
+    assert_eq!(record.status, 200);
+    assert_eq!(record.body["status"], "ok");
+    let replay = client
+        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
+        .expect("an answer");
+    assert_eq!(replay.status, 409, "{:?}", replay.body);
+    let foreign = envelope_from(
+        warden_host::testkit::REPORTER_SEED,
+        CHAIN_ID + 1,
+        &Msg::FinaliseSlashing { id: 0 },
+        1,
+    );
+    let reply = client
+        .post("/tx", &json!({ "envelope": hex::encode(&foreign) }))
+        .expect("an answer");
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    let status = client
+        .post(
+            "/query",
+            &json!({ "query": hex::encode(encode(&Query::Status)) }),
+        )
+        .expect("an answer");
+    assert_eq!(status.status, 200);
+    assert!(status.body["debug"]
+        .as_str()
+        .expect("text")
+        .contains("banned: 1"));
+    let latest = client.get("/block/latest").expect("an answer");
+    assert_eq!(latest.body["height"], 1);
+
+    let chain = node.stop();
+    assert_eq!(chain.head().height, 1);
+    chain.verify_integrity().expect("consistent");
+}
+
+#[test]
+fn the_node_listens_on_loopback_only() {
+    let dir = TempDir::new("loopback");
+    let chain = chain(dir.path(), &genesis());
+    let err = Node::bind(chain, "0.0.0.0:0".parse().expect("an address")).expect_err("refused");
+    assert!(err.to_string().contains("loopback"), "{err}");
+}
+
+#[test]
+fn the_node_produces_blocks_on_an_interval_when_transactions_wait() {
+    let dir = TempDir::new("interval");
+    let node = Running::start_with(
+        chain(dir.path(), &genesis()),
+        Some(std::time::Duration::from_millis(50)),
+    );
+    let client = Client::new(node.addr);
+    // No transactions: no blocks.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(client.get("/status").expect("status").body["height"], 0);
+    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
+    let reply = client
+        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let hash = reply.body["hash"].as_str().expect("a hash").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let record = client.get(&format!("/tx/{hash}")).expect("an answer");
+        if record.status == 200 {
+            assert_eq!(record.body["status"], "ok");
+            assert_eq!(record.body["height"], 1);
+            break;
+        }
+        assert_eq!(record.status, 404);
+        assert!(std::time::Instant::now() < deadline, "no block within 30 s");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let chain = node.stop();
+    assert_eq!(chain.head().height, 1);
+}
