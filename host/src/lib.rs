@@ -11,5 +11,6 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod fixtures;
+pub mod sim;
 pub mod testkit;
 pub mod wasm;

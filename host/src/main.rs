@@ -34,6 +34,11 @@ enum Command {
         #[command(subcommand)]
         action: warden_host::chain::cli::ChainAction,
     },
+    /// The seeded HotStuff-2 network simulator: run a scenario, soak random seeds, bench.
+    Sim {
+        #[command(subcommand)]
+        action: warden_host::sim::cli::SimAction,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,6 +73,9 @@ fn main() -> ExitCode {
         }
         Command::Chain { action } => {
             warden_host::chain::cli::run(action).map(|report| print!("{report}"))
+        }
+        Command::Sim { action } => {
+            warden_host::sim::cli::run_action(action).map(|report| print!("{report}"))
         }
     };
     match result {

@@ -1,0 +1,351 @@
+//! Invariants checked as the run goes.
+//!
+//! - Safety: no two honest replicas commit different blocks at one height.
+//! - Honest signing: no honest replica signs two messages that the module's own
+//!   [`Evidence::offence`] accepts as a Tier 1 offence (double vote, double proposal, lock
+//!   violation). The same check over faulty validators counts the provable offences they
+//!   committed.
+//! - Liveness: once the faulty power is at most f and every partition and crash has healed,
+//!   some honest replica commits a new block within [`Checker::liveness_bound_us`], again and
+//!   again until the end of the run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::rc::Rc;
+
+use warden_module::evidence::{Evidence, OffenceClass};
+use warden_module::wire::{Hash, Message, MessageKind, OperatorId, SignedMessage};
+
+use super::replica::NodeId;
+
+/// A broken invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two honest replicas committed different blocks at one height.
+    ConflictingCommit {
+        /// The height.
+        height: u64,
+        /// One replica and its block.
+        first: (NodeId, Hash),
+        /// Another replica and its different block.
+        second: (NodeId, Hash),
+        /// Simulated time of the second commit.
+        at_us: u64,
+    },
+    /// An honest replica signed two messages that prove an offence.
+    HonestOffence {
+        /// The operator.
+        operator: OperatorId,
+        /// The offence.
+        class: OffenceClass,
+        /// Its view.
+        view: u64,
+    },
+    /// Commits did not resume, or stalled, after the faults healed.
+    Liveness {
+        /// Since when no honest replica committed.
+        since_us: u64,
+        /// The bound the checker allows.
+        bound_us: u64,
+    },
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::ConflictingCommit {
+                height,
+                first,
+                second,
+                at_us,
+            } => write!(
+                f,
+                "safety: node {} committed {} and node {} committed {} at height {height} (t={at_us}us)",
+                first.0,
+                hex::encode(&first.1[..6]),
+                second.0,
+                hex::encode(&second.1[..6])
+            ),
+            Violation::HonestOffence {
+                operator,
+                class,
+                view,
+            } => write!(f, "honest operator {operator} signed a {class:?} in view {view}"),
+            Violation::Liveness { since_us, bound_us } => write!(
+                f,
+                "liveness: no honest commit from t={since_us}us for longer than the bound of {bound_us}us"
+            ),
+        }
+    }
+}
+
+/// What each signer has signed, enough to test every new message against the earlier ones.
+#[derive(Default)]
+struct Signed {
+    by_view: BTreeMap<(u64, u8), Vec<Rc<SignedMessage>>>,
+    vote2: BTreeMap<u64, Rc<SignedMessage>>,
+    votes: BTreeMap<u64, Rc<SignedMessage>>,
+    timeouts: BTreeMap<u64, Rc<SignedMessage>>,
+}
+
+/// Most distinct messages per signer, kind and view the checker keeps (an adversary may sign
+/// without limit; one conflicting pair is all the proof needed).
+const MAX_PER_VIEW: usize = 4;
+
+/// How many views of each signer's history the checker keeps behind the newest view it
+/// signed in. Honest replicas only sign in recent views, and a later vote below an old lock
+/// is also below every newer lock, so the window loses no conflict an honest replica could
+/// produce while keeping memory flat over long runs.
+pub const HISTORY_VIEWS: u64 = 1_024;
+
+/// The run's invariant checker.
+pub struct Checker {
+    honest_node: Vec<bool>,
+    honest_operator: BTreeSet<OperatorId>,
+    commits: BTreeMap<u64, (NodeId, Hash)>,
+    signed: BTreeMap<OperatorId, Signed>,
+    /// Violations found so far.
+    pub violations: Vec<Violation>,
+    /// Distinct provable offences by faulty validators: (operator, view, class).
+    pub offences: BTreeSet<(OperatorId, u64, OffenceClass)>,
+    /// The highest honest committed height.
+    pub height: u64,
+    /// When faults end (the last heal or restart), if faulty power is at most f.
+    pub liveness_from_us: Option<u64>,
+    /// The longest the checker allows without an honest commit after faults end.
+    pub liveness_bound_us: u64,
+    last_commit_us: u64,
+    first_commit_after_heal_us: Option<u64>,
+}
+
+impl Checker {
+    /// A checker for a run whose honest nodes are marked in `honest_node`; liveness is checked
+    /// from `liveness_from_us` (if any) with `liveness_bound_us`.
+    pub fn new(
+        honest_node: Vec<bool>,
+        honest_operator: BTreeSet<OperatorId>,
+        liveness_from_us: Option<u64>,
+        liveness_bound_us: u64,
+    ) -> Self {
+        Self {
+            honest_node,
+            honest_operator,
+            commits: BTreeMap::new(),
+            signed: BTreeMap::new(),
+            violations: Vec::new(),
+            offences: BTreeSet::new(),
+            height: 0,
+            liveness_from_us,
+            liveness_bound_us,
+            last_commit_us: 0,
+            first_commit_after_heal_us: None,
+        }
+    }
+
+    /// Whether no safety invariant (commits and honest signatures) is broken.
+    pub fn safe(&self) -> bool {
+        !self
+            .violations
+            .iter()
+            .any(|v| !matches!(v, Violation::Liveness { .. }))
+    }
+
+    /// Whether `node` runs honest code under an honest operator.
+    pub fn is_honest(&self, node: NodeId) -> bool {
+        self.honest_node
+            .get(node as usize)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// An honest or faulty node committed `hash` at `height` at `now`.
+    pub fn on_commit(&mut self, now: u64, node: NodeId, height: u64, hash: Hash) {
+        if !self.is_honest(node) {
+            return;
+        }
+        match self.commits.get(&height) {
+            Some((other, h)) if *h != hash => {
+                if self.violations.len() < 16 {
+                    self.violations.push(Violation::ConflictingCommit {
+                        height,
+                        first: (*other, *h),
+                        second: (node, hash),
+                        at_us: now,
+                    });
+                }
+            }
+            Some(_) => {}
+            None => {
+                self.commits.insert(height, (node, hash));
+            }
+        }
+        if height > self.height {
+            self.height = height;
+            self.on_progress(now);
+        }
+    }
+
+    fn on_progress(&mut self, now: u64) {
+        if let Some(from) = self.liveness_from_us {
+            if now >= from {
+                let since = self.last_commit_us.max(from);
+                if now - since > self.liveness_bound_us {
+                    self.liveness_failure(since);
+                }
+                self.first_commit_after_heal_us.get_or_insert(now);
+            }
+        }
+        self.last_commit_us = now;
+    }
+
+    fn liveness_failure(&mut self, since_us: u64) {
+        let bound_us = self.liveness_bound_us;
+        if !self
+            .violations
+            .iter()
+            .any(|v| matches!(v, Violation::Liveness { .. }))
+        {
+            self.violations
+                .push(Violation::Liveness { since_us, bound_us });
+        }
+    }
+
+    /// The run ended at `now`: checks the final stretch without commits.
+    pub fn finish(&mut self, now: u64) {
+        if let Some(from) = self.liveness_from_us {
+            let since = self.last_commit_us.max(from);
+            if now > since && now - since > self.liveness_bound_us {
+                self.liveness_failure(since);
+            }
+        }
+    }
+
+    /// Every signed message a node sends passes here.
+    pub fn on_signed(&mut self, message: &SignedMessage) {
+        let operator = message.signer;
+        let honest = self.honest_operator.contains(&operator);
+        let entry = self.signed.entry(operator).or_default();
+        let view = message.message.view();
+        let kind = message.message.kind() as u8;
+        let mut found: Vec<Evidence> = Vec::new();
+        if let Some(((newest, _), _)) = entry.by_view.last_key_value() {
+            // Prune in batches, once the history spans a quarter window more than it keeps.
+            let cutoff = newest.saturating_sub(HISTORY_VIEWS);
+            let oldest = entry.by_view.first_key_value().map_or(0, |((v, _), _)| *v);
+            if oldest.saturating_add(HISTORY_VIEWS / 4) < cutoff {
+                entry.by_view = entry.by_view.split_off(&(cutoff, 0));
+                entry.vote2 = entry.vote2.split_off(&cutoff);
+                entry.votes = entry.votes.split_off(&cutoff);
+                entry.timeouts = entry.timeouts.split_off(&cutoff);
+            }
+        }
+        let list = entry.by_view.entry((view, kind)).or_default();
+        if list.iter().any(|m| **m == *message) {
+            return; // A resend.
+        }
+        for earlier in list.iter() {
+            let first = (**earlier).clone();
+            let second = message.clone();
+            found.push(match message.message.kind() {
+                MessageKind::Proposal => Evidence::DoubleProposal { first, second },
+                _ => Evidence::DoubleVote { first, second },
+            });
+        }
+        let rc = Rc::new(message.clone());
+        if list.len() < MAX_PER_VIEW {
+            list.push(rc.clone());
+        }
+        match &message.message {
+            Message::Vote2(v) => {
+                // A lock at v is contradicted by a later vote or timeout below it.
+                let after = v.view.saturating_add(1)..;
+                let below = |m: &&Rc<SignedMessage>| match &m.message {
+                    Message::Vote(x) => x.justify_view < v.view,
+                    Message::Timeout(x) => x.lock_view < v.view,
+                    _ => false,
+                };
+                if let Some(later) = entry
+                    .votes
+                    .range(after.clone())
+                    .map(|e| e.1)
+                    .take(64)
+                    .find(below)
+                {
+                    found.push(lock_violation(&rc, later));
+                }
+                if let Some(later) = entry
+                    .timeouts
+                    .range(after)
+                    .map(|e| e.1)
+                    .take(64)
+                    .find(below)
+                {
+                    found.push(lock_violation(&rc, later));
+                }
+                entry.vote2.entry(v.view).or_insert(rc);
+            }
+            Message::Vote(v) => {
+                if let Some((_, locked)) = entry.vote2.range(..v.view).next_back() {
+                    found.push(lock_violation(locked, &rc));
+                }
+                keep_lowest(&mut entry.votes, v.view, v.justify_view, rc, |m| {
+                    match &m.message {
+                        Message::Vote(v) => v.justify_view,
+                        _ => u64::MAX,
+                    }
+                });
+            }
+            Message::Timeout(t) => {
+                if let Some((_, locked)) = entry.vote2.range(..t.view).next_back() {
+                    found.push(lock_violation(locked, &rc));
+                }
+                keep_lowest(&mut entry.timeouts, t.view, t.lock_view, rc, |m| {
+                    match &m.message {
+                        Message::Timeout(t) => t.lock_view,
+                        _ => u64::MAX,
+                    }
+                });
+            }
+            Message::Proposal(_) => {}
+        }
+        for evidence in found {
+            if let Ok(key) = evidence.offence() {
+                if honest {
+                    if self.violations.len() < 16 {
+                        self.violations.push(Violation::HonestOffence {
+                            operator,
+                            class: key.class,
+                            view: key.view,
+                        });
+                    }
+                } else if self.offences.len() < 100_000 {
+                    self.offences.insert((operator, key.view, key.class));
+                }
+            }
+        }
+    }
+}
+
+fn lock_violation(locked: &Rc<SignedMessage>, later: &Rc<SignedMessage>) -> Evidence {
+    Evidence::LockViolation {
+        locked: (**locked).clone(),
+        later: (**later).clone(),
+    }
+}
+
+/// Keeps, per view, the message with the lowest claimed lock (the one most likely to
+/// contradict a later lock).
+fn keep_lowest(
+    map: &mut BTreeMap<u64, Rc<SignedMessage>>,
+    view: u64,
+    claim: u64,
+    message: Rc<SignedMessage>,
+    claim_of: impl Fn(&SignedMessage) -> u64,
+) {
+    match map.get(&view) {
+        Some(old) if claim_of(old) <= claim => {}
+        _ => {
+            map.insert(view, message);
+        }
+    }
+}

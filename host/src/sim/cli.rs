@@ -1,0 +1,92 @@
+//! The `warden sim` subcommands.
+
+use std::path::PathBuf;
+
+use clap::Subcommand;
+
+use super::{bench, replay_command, run, soak, Scenario};
+
+/// `warden sim ...`.
+#[derive(Subcommand, Debug)]
+pub enum SimAction {
+    /// Run a scenario file and print its summary; a failing run prints the command that
+    /// replays it.
+    Run {
+        /// The scenario file (for example `fixtures/scenarios/partition_heals.toml`).
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run many random scenarios (up to f faulty validators of every kind, Twins, lossy
+    /// networks, partitions that heal, crashes that restart) and report every failing seed.
+    Soak {
+        /// How many seeds.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first: u64,
+    },
+    /// Simulated views per second and peak memory for honest networks, next to the
+    /// signing-and-verifying floor.
+    Bench {
+        /// Views per size.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        views: u64,
+        /// Network sizes, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "16,100,400")]
+        sizes: Vec<u32>,
+    },
+}
+
+/// Runs a `warden sim` subcommand and returns what to print; a failing run or soak is an
+/// error whose message holds the summary and the replay command.
+pub fn run_action(action: SimAction) -> anyhow::Result<String> {
+    match action {
+        SimAction::Run { scenario, seed } => {
+            let mut s = Scenario::load(&scenario)?;
+            if let Some(seed) = seed {
+                s.seed = seed;
+            }
+            let report = run(&s);
+            let summary = report.summary(&replay_command(&scenario.display().to_string(), s.seed));
+            if report.passed() {
+                Ok(summary)
+            } else {
+                Err(anyhow::anyhow!("{summary}run failed (seed {})", s.seed))
+            }
+        }
+        SimAction::Soak { seeds, first } => {
+            let report = soak(first, seeds, |seed, run| {
+                if !run.passed() {
+                    eprintln!("seed {seed}: FAIL");
+                }
+            });
+            let mut out = format!(
+                "soak: {} seeds from {first}, {} with faulty validators, {} failures, total committed height {}\n",
+                report.runs,
+                report.with_faults,
+                report.failures.len(),
+                report.height
+            );
+            for (_, summary) in &report.failures {
+                out.push_str(summary);
+            }
+            if report.failures.is_empty() {
+                Ok(out)
+            } else {
+                Err(anyhow::anyhow!("{out}"))
+            }
+        }
+        SimAction::Bench { views, sizes } => {
+            if sizes
+                .iter()
+                .any(|n| *n == 0 || *n as usize > super::scenario::MAX_SCENARIO_VALIDATORS)
+            {
+                anyhow::bail!("sizes must be between 1 and 1024");
+            }
+            Ok(bench::run(&sizes, views))
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! A seeded, single-threaded, discrete-event HotStuff-2 network simulator (BRIEF section 4).
+//!
+//! One `u64` seed fixes a whole run: link latencies, loss, duplication and jitter, every
+//! adversary's choices, and so the order of every event. Replicas sign real ed25519 messages
+//! with the module's wire types and take leaders from the module's [`LeaderSchedule`]; the
+//! checker proves honest misbehaviour with the module's own [`Evidence::offence`].
+//!
+//! ## Code map
+//! - [`world`]: the event loop, routing and the run report.
+//! - [`network`]: latency, loss, duplication, reordering, partitions, crashes.
+//! - [`replica`]: honest HotStuff-2 and its durable [`replica::SafetyStore`].
+//! - [`adversary`]: Byzantine behaviours, composable per validator; Twins are scenario-level.
+//! - [`checker`]: safety, honest-signing and liveness invariants.
+//! - [`scenario`]: TOML scenario files and random soak scenarios.
+//! - [`context`]: what replicas share: keys, schedule, the verification cache, headers.
+//! - [`bench`]: simulated views per second against the signing-and-verifying floor.
+//!
+//! Architecture invariant: a replica's safety state is written to its store before any
+//! message it allows leaves, and the store survives crashes, so an honest replica never signs
+//! two conflicting messages.
+//!
+//! Architecture invariant: the verification cache only changes speed: it answers each
+//! `(signer, bytes, signature)` with what `verify_strict` answered the first time.
+//!
+//! [`LeaderSchedule`]: warden_module::schedule::LeaderSchedule
+//! [`Evidence::offence`]: warden_module::evidence::Evidence::offence
+
+pub mod adversary;
+pub mod bench;
+pub mod checker;
+pub mod cli;
+pub mod context;
+pub mod network;
+pub mod replica;
+pub mod rng;
+pub mod scenario;
+pub mod world;
+
+use std::fmt::Write as _;
+
+pub use scenario::Scenario;
+pub use world::{run, RunReport};
+
+/// The command that replays a scenario file with a seed.
+pub fn replay_command(path: &str, seed: u64) -> String {
+    format!("warden sim run {path} --seed {seed}")
+}
+
+/// The command that replays one soak seed.
+pub fn soak_replay_command(seed: u64) -> String {
+    format!("warden sim soak --seeds 1 --first {seed}")
+}
+
+impl RunReport {
+    /// A human-readable summary; `replay` is the command that replays the run.
+    pub fn summary(&self, replay: &str) -> String {
+        let mut s = String::new();
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
+        let _ = writeln!(s, "scenario {} (seed {}): {verdict}", self.name, self.seed);
+        let _ = writeln!(
+            s,
+            "  validators {} nodes {} faulty {:?} ({} f)",
+            self.validators,
+            self.nodes,
+            self.faulty,
+            if self.within_f { "within" } else { "more than" }
+        );
+        let _ = writeln!(
+            s,
+            "  simulated {} ms, {} events, {} deliveries, highest view {}, committed height {}",
+            self.end_us / 1_000,
+            self.events,
+            self.delivered,
+            self.max_view,
+            self.height
+        );
+        let _ = writeln!(
+            s,
+            "  signatures: {} signed, {} verified, {} cache hits, {} certificate cache hits",
+            self.crypto.signed,
+            self.crypto.verified,
+            self.crypto.signature_hits,
+            self.crypto.certificate_hits
+        );
+        match self.liveness_from_us {
+            Some(from) => {
+                let _ = writeln!(
+                    s,
+                    "  liveness: checked from t={} ms, bound {} ms between honest commits",
+                    from / 1_000,
+                    self.liveness_bound_us / 1_000
+                );
+            }
+            None => {
+                let _ = writeln!(s, "  liveness: not owed (faults above f or not requested)");
+            }
+        }
+        if !self.offences.is_empty() {
+            let list: Vec<String> = self
+                .offences
+                .iter()
+                .map(|(class, count)| format!("{class:?} x{count}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  provable offences by faulty validators: {}",
+                list.join(", ")
+            );
+        }
+        if self.violations.is_empty() {
+            let _ = writeln!(s, "  invariants: all held");
+        }
+        for v in &self.violations {
+            let _ = writeln!(s, "  violation: {v}");
+        }
+        if self.expect_violation {
+            let _ = writeln!(
+                s,
+                "  expected: the checker catches a safety violation ({})",
+                if self.safe() { "it did not" } else { "caught" }
+            );
+        }
+        if self.height < self.min_height && !self.expect_violation {
+            let _ = writeln!(
+                s,
+                "  expected committed height at least {}",
+                self.min_height
+            );
+        }
+        let _ = writeln!(s, "  trace hash {:016x}", self.trace_hash);
+        if !self.passed() {
+            let _ = writeln!(s, "  replay: {replay}");
+        }
+        s
+    }
+}
+
+/// The result of a soak.
+#[derive(Clone, Debug, Default)]
+pub struct SoakReport {
+    /// Seeds run.
+    pub runs: u64,
+    /// Failing seeds, each with its summary.
+    pub failures: Vec<(u64, String)>,
+    /// Total committed height over all runs.
+    pub height: u64,
+    /// Runs with at least one faulty validator.
+    pub with_faults: u64,
+}
+
+/// Runs [`Scenario::random`] for `count` seeds from `first`, calling `progress` after each.
+pub fn soak(first: u64, count: u64, mut progress: impl FnMut(u64, &RunReport)) -> SoakReport {
+    let mut report = SoakReport::default();
+    for seed in first..first.saturating_add(count) {
+        let scenario = Scenario::random(seed);
+        let run = run(&scenario);
+        report.runs += 1;
+        report.height += run.height;
+        if !run.faulty.is_empty() {
+            report.with_faults += 1;
+        }
+        if !run.passed() {
+            report
+                .failures
+                .push((seed, run.summary(&soak_replay_command(seed))));
+        }
+        progress(seed, &run);
+    }
+    report
+}

@@ -1,0 +1,375 @@
+//! Scenario files (`fixtures/scenarios/*.toml`): validators and power, adversaries, Twins,
+//! network, crashes, duration, seed and what the run must show.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::adversary::{Behaviour, InvalidKind, MAX_FLOOD_PER_VIEW};
+use super::network::{Crash, NetworkConfig, Partition};
+use super::rng::Rng;
+
+/// The most validators a scenario may have (the wire format's bound).
+pub const MAX_SCENARIO_VALIDATORS: usize = warden_module::wire::MAX_VALIDATORS;
+/// The longest simulated duration a scenario may ask for: one hour.
+pub const MAX_DURATION_US: u64 = 3_600_000_000;
+
+/// The Byzantine behaviours of one validator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdversarySpec {
+    /// The validator (operator index).
+    pub validator: u32,
+    /// Its behaviours, all at once.
+    pub behaviours: Vec<Behaviour>,
+}
+
+/// What a run must show.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `true` for a scenario built to break safety (more than f colluders): the run passes
+    /// only if the checker catches a safety violation.
+    #[serde(default)]
+    pub safety_violation: bool,
+    /// Check liveness after faults heal (only when the faulty power is at most f).
+    #[serde(default = "yes")]
+    pub liveness: bool,
+    /// The honest committed height the run must reach.
+    #[serde(default)]
+    pub min_height: u64,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Self {
+            safety_violation: false,
+            liveness: true,
+            min_height: 0,
+        }
+    }
+}
+
+/// A simulation scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Its name.
+    pub name: String,
+    /// What it exercises.
+    #[serde(default)]
+    pub description: String,
+    /// The seed that fixes the whole run.
+    #[serde(default)]
+    pub seed: u64,
+    /// Number of validators of power 10 each (ignored when `powers` is given).
+    #[serde(default)]
+    pub validators: u32,
+    /// Power per validator.
+    #[serde(default)]
+    pub powers: Vec<u64>,
+    /// Simulated duration, in microseconds.
+    pub duration_us: u64,
+    /// Stop early once an honest replica reaches this view.
+    #[serde(default)]
+    pub stop_at_view: Option<u64>,
+    /// The first view timer, in microseconds.
+    #[serde(default = "default_base_timeout")]
+    pub base_timeout_us: u64,
+    /// Timers double per failed view up to `2^max_backoff_exp` times the base.
+    #[serde(default = "default_backoff")]
+    pub max_backoff_exp: u32,
+    /// The network.
+    #[serde(default)]
+    pub network: NetworkConfig,
+    /// Byzantine validators.
+    #[serde(default)]
+    pub adversaries: Vec<AdversarySpec>,
+    /// Validators run by two replicas sharing one key (Twins); each twin is node
+    /// `validators + i` for the i-th entry.
+    #[serde(default)]
+    pub twins: Vec<u32>,
+    /// Crashes and restarts.
+    #[serde(default)]
+    pub crashes: Vec<Crash>,
+    /// What the run must show.
+    #[serde(default)]
+    pub expect: Expect,
+}
+
+fn default_base_timeout() -> u64 {
+    60_000
+}
+fn default_backoff() -> u32 {
+    4
+}
+
+/// Why a scenario is refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScenarioError {
+    /// The file is not valid TOML for a scenario.
+    #[error("scenario does not parse: {0}")]
+    Parse(String),
+    /// A field is out of range.
+    #[error("scenario field `{field}` is invalid: {reason}")]
+    Invalid {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+impl Scenario {
+    /// Parses and validates a scenario.
+    pub fn from_toml(text: &str) -> Result<Self, ScenarioError> {
+        let scenario: Scenario =
+            toml::from_str(text).map_err(|e| ScenarioError::Parse(e.to_string()))?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    /// Reads a scenario file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        Ok(Self::from_toml(&text)?)
+    }
+
+    /// The scenario as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Power per validator.
+    pub fn power_list(&self) -> Vec<u64> {
+        if self.powers.is_empty() {
+            vec![10; self.validators as usize]
+        } else {
+            self.powers.clone()
+        }
+    }
+
+    /// Number of nodes: validators plus Twins.
+    pub fn node_count(&self) -> usize {
+        self.power_list().len() + self.twins.len()
+    }
+
+    /// Checks every bound.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let powers = self.power_list();
+        if powers.is_empty() || powers.len() > MAX_SCENARIO_VALIDATORS {
+            return Err(invalid("validators", "between 1 and 1024 validators"));
+        }
+        if powers.iter().any(|p| *p == 0 || *p > 1 << 40) {
+            return Err(invalid("powers", "every power in 1..=2^40"));
+        }
+        if self.duration_us == 0 || self.duration_us > MAX_DURATION_US {
+            return Err(invalid("duration_us", "between 1 and 3,600,000,000"));
+        }
+        if self.base_timeout_us == 0 || self.base_timeout_us > 60_000_000 {
+            return Err(invalid("base_timeout_us", "between 1 and 60,000,000"));
+        }
+        if self.max_backoff_exp > 16 {
+            return Err(invalid("max_backoff_exp", "at most 16"));
+        }
+        let n = powers.len() as u32;
+        let nodes = self.node_count() as u32;
+        let net = &self.network;
+        if net.latency_min_us > net.latency_max_us || net.latency_max_us > 10_000_000 {
+            return Err(invalid("network.latency", "min <= max <= 10,000,000"));
+        }
+        if net.jitter_us > 10_000_000 || net.loss_ppm > 1_000_000 || net.duplicate_ppm > 1_000_000 {
+            return Err(invalid(
+                "network",
+                "jitter <= 10 s, loss and duplication <= 1,000,000 ppm",
+            ));
+        }
+        for p in &net.partitions {
+            if p.start_us > p.end_us || p.groups.iter().flatten().any(|x| *x >= nodes) {
+                return Err(invalid(
+                    "network.partitions",
+                    "start <= end and known nodes",
+                ));
+            }
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for a in &self.adversaries {
+            if a.validator >= n || !seen.insert(a.validator) {
+                return Err(invalid("adversaries", "distinct, known validators"));
+            }
+            for b in &a.behaviours {
+                match b {
+                    Behaviour::DoubleVote { phase } if *phase != 1 && *phase != 2 => {
+                        return Err(invalid("adversaries", "double_vote phase is 1 or 2"));
+                    }
+                    Behaviour::Flooding { per_view } if *per_view > MAX_FLOOD_PER_VIEW => {
+                        return Err(invalid("adversaries", "flooding per_view <= 1000"));
+                    }
+                    Behaviour::TimingManipulation { delay_us } if *delay_us > 60_000_000 => {
+                        return Err(invalid("adversaries", "delay_us <= 60,000,000"));
+                    }
+                    Behaviour::SelectiveConnectivity { peers }
+                        if peers.iter().any(|p| *p >= nodes) =>
+                    {
+                        return Err(invalid("adversaries", "peers must be known nodes"));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut twins = std::collections::BTreeSet::new();
+        if self.twins.iter().any(|t| *t >= n || !twins.insert(*t)) {
+            return Err(invalid("twins", "distinct, known validators"));
+        }
+        if self
+            .crashes
+            .iter()
+            .any(|c| c.node >= nodes || c.restart_us.is_some_and(|r| r < c.at_us))
+        {
+            return Err(invalid("crashes", "known nodes, restart after crash"));
+        }
+        Ok(())
+    }
+
+    /// The power of faulty validators (adversaries and Twins).
+    pub fn faulty_power(&self) -> u64 {
+        let powers = self.power_list();
+        let mut faulty: std::collections::BTreeSet<u32> =
+            self.adversaries.iter().map(|a| a.validator).collect();
+        faulty.extend(self.twins.iter().copied());
+        faulty.iter().map(|v| powers[*v as usize]).sum()
+    }
+
+    /// `f`: the largest power below a third of the total.
+    pub fn f(&self) -> u64 {
+        let total: u64 = self.power_list().iter().sum();
+        total.saturating_sub(1) / 3
+    }
+
+    /// A random scenario for soak runs: 4 to 10 validators, up to f faulty ones (adversaries
+    /// with one to three behaviours each, or a Twins pair), a lossy, jittery network, and
+    /// sometimes a partition that heals and an honest crash that restarts. Safety and liveness
+    /// must hold.
+    pub fn random(seed: u64) -> Self {
+        let mut rng = Rng::new(seed ^ 0x5EED_50A4);
+        let n = [4u32, 5, 7, 10][rng.range(0, 3) as usize];
+        let f = (n * 10 - 1) / 3 / 10;
+        let faulty_count = rng.range(0, u64::from(f)) as u32;
+        let mut ids: Vec<u32> = (0..n).collect();
+        for i in (1..ids.len()).rev() {
+            let j = rng.range(0, i as u64) as usize;
+            ids.swap(i, j);
+        }
+        let faulty: Vec<u32> = ids[..faulty_count as usize].to_vec();
+        let honest: Vec<u32> = ids[faulty_count as usize..].to_vec();
+        let mut adversaries = Vec::new();
+        let mut twins = Vec::new();
+        for v in &faulty {
+            if rng.range(0, 5) == 0 {
+                twins.push(*v);
+                continue;
+            }
+            let count = rng.range(1, 3);
+            let mut behaviours = Vec::new();
+            for _ in 0..count {
+                let b = match rng.range(0, 12) {
+                    0 => Behaviour::DoubleVote { phase: 1 },
+                    1 => Behaviour::DoubleVote { phase: 2 },
+                    2 => Behaviour::DoubleProposal,
+                    3 => Behaviour::LockViolation,
+                    4 => Behaviour::InvalidProposal {
+                        invalid: InvalidKind::WrongLeader,
+                    },
+                    5 => Behaviour::InvalidProposal {
+                        invalid: InvalidKind::ForgedCertificate,
+                    },
+                    6 => Behaviour::InvalidProposal {
+                        invalid: InvalidKind::ShortCertificate,
+                    },
+                    7 => Behaviour::ProposalWithholding,
+                    8 => Behaviour::VoteWithholding,
+                    9 => Behaviour::Flooding {
+                        per_view: rng.range(1, 20) as u32,
+                    },
+                    10 => Behaviour::TimingManipulation {
+                        delay_us: rng.range(1_000, 100_000),
+                    },
+                    _ => Behaviour::SelectiveConnectivity {
+                        peers: (0..n).filter(|_| rng.range(0, 1) == 0).collect(),
+                    },
+                };
+                if !behaviours.contains(&b) {
+                    behaviours.push(b);
+                }
+            }
+            adversaries.push(AdversarySpec {
+                validator: *v,
+                behaviours,
+            });
+        }
+        let duration_us = 12_000_000;
+        let mut network = NetworkConfig {
+            latency_min_us: rng.range(1_000, 5_000),
+            latency_max_us: rng.range(5_000, 20_000),
+            jitter_us: rng.range(0, 5_000),
+            loss_ppm: rng.range(0, 10_000) as u32,
+            duplicate_ppm: rng.range(0, 20_000) as u32,
+            partitions: Vec::new(),
+        };
+        if rng.range(0, 2) == 0 {
+            let start_us = rng.range(500_000, 3_000_000);
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            for node in 0..n + twins.len() as u32 {
+                if rng.range(0, 1) == 0 {
+                    a.push(node);
+                } else {
+                    b.push(node);
+                }
+            }
+            network.partitions.push(Partition {
+                start_us,
+                end_us: start_us + rng.range(500_000, 2_500_000),
+                groups: vec![a, b],
+            });
+        }
+        let mut crashes = Vec::new();
+        if rng.range(0, 2) == 0 && !honest.is_empty() {
+            let node = honest[rng.range(0, honest.len() as u64 - 1) as usize];
+            let at_us = rng.range(300_000, 4_000_000);
+            crashes.push(Crash {
+                node,
+                at_us,
+                restart_us: Some(at_us + rng.range(100_000, 2_000_000)),
+            });
+        }
+        Self {
+            name: format!("random-{seed}"),
+            description: "a random soak scenario".into(),
+            seed,
+            validators: n,
+            powers: Vec::new(),
+            duration_us,
+            stop_at_view: None,
+            base_timeout_us: 100_000,
+            max_backoff_exp: default_backoff(),
+            network,
+            adversaries,
+            twins,
+            crashes,
+            expect: Expect::default(),
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The discrete-event loop: simulated time in microseconds, one seeded generator, a queue of
+//! deliveries, timers, crashes and restarts ordered by (time, sequence number).
+//!
+//! Architecture invariant: nothing in a run reads the wall clock or an unseeded generator, and
+//! no decision depends on the iteration order of a hash map, so a seed replays event for event.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::rc::Rc;
+
+use warden_module::codec::{BoundedBytes, BoundedVec};
+use warden_module::evidence::OffenceClass;
+use warden_module::schedule::{Candidate, LeaderSchedule};
+use warden_module::validators::{ValidatorInfo, ValidatorSet};
+
+use super::adversary::Adversary;
+use super::checker::{Checker, Violation};
+use super::context::{Context, CryptoStats, Timing};
+use super::network::Network;
+use super::replica::{Dest, NodeId, Output, Payload, Replica, SafetyStore, Timer};
+use super::rng::{Fx, Rng};
+use super::scenario::Scenario;
+use crate::testkit::{key, public};
+
+/// The chain id of simulated networks.
+pub const SIM_CHAIN_ID: u64 = 0x5157;
+/// The epoch of simulated networks.
+pub const SIM_EPOCH: u64 = 1;
+/// The most events one run may process (a guard against runaway scenarios).
+pub const MAX_EVENTS: u64 = 200_000_000;
+
+enum Kind {
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        payload: Rc<Payload>,
+        id: u64,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u64,
+        timer: Timer,
+    },
+    Crash(NodeId),
+    Restart(NodeId),
+}
+
+struct Event {
+    at: u64,
+    seq: u64,
+    kind: Kind,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Event {}
+impl PartialOrd for Event {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Event {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: the heap pops the earliest event first.
+        (other.at, other.seq).cmp(&(self.at, self.seq))
+    }
+}
+
+struct Slot {
+    operator: u32,
+    replica: Option<Replica>,
+    store: Option<SafetyStore>,
+    adversary: Option<Adversary>,
+    incarnation: u64,
+    rng_seed: u64,
+}
+
+/// The outcome of one run.
+#[derive(Clone, Debug)]
+pub struct RunReport {
+    /// Scenario name.
+    pub name: String,
+    /// The seed.
+    pub seed: u64,
+    /// Validators.
+    pub validators: usize,
+    /// Nodes (validators plus Twins).
+    pub nodes: usize,
+    /// Faulty validators (adversaries and Twins).
+    pub faulty: Vec<u32>,
+    /// Whether the faulty power is at most f.
+    pub within_f: bool,
+    /// Simulated time at the end, in microseconds.
+    pub end_us: u64,
+    /// Events processed.
+    pub events: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// The highest view an honest replica reached.
+    pub max_view: u64,
+    /// The highest honest committed height.
+    pub height: u64,
+    /// Broken invariants.
+    pub violations: Vec<Violation>,
+    /// Provable offences by faulty validators, per class.
+    pub offences: BTreeMap<OffenceClass, u64>,
+    /// Hash of every event in order: equal hashes mean equal runs.
+    pub trace_hash: u64,
+    /// The cryptographic work.
+    pub crypto: CryptoStats,
+    /// When liveness checking started, if it did.
+    pub liveness_from_us: Option<u64>,
+    /// The liveness bound.
+    pub liveness_bound_us: u64,
+    /// Whether the scenario expects a safety violation.
+    pub expect_violation: bool,
+    /// The height the scenario requires.
+    pub min_height: u64,
+}
+
+impl RunReport {
+    /// Whether the safety invariants held.
+    pub fn safe(&self) -> bool {
+        !self
+            .violations
+            .iter()
+            .any(|v| !matches!(v, Violation::Liveness { .. }))
+    }
+
+    /// Whether the run shows what its scenario expects.
+    pub fn passed(&self) -> bool {
+        if self.expect_violation {
+            !self.safe()
+        } else {
+            self.violations.is_empty() && self.height >= self.min_height
+        }
+    }
+}
+
+/// Runs `scenario` to its end.
+pub fn run(scenario: &Scenario) -> RunReport {
+    World::new(scenario).run()
+}
+
+struct World {
+    scenario: Scenario,
+    ctx: Rc<Context>,
+    network: Network,
+    slots: Vec<Slot>,
+    queue: BinaryHeap<Event>,
+    seq: u64,
+    now: u64,
+    checker: Checker,
+    trace: Fx,
+    events: u64,
+    delivered: u64,
+    next_id: u64,
+    max_view: u64,
+    outputs: Vec<Output>,
+}
+
+impl World {
+    fn new(scenario: &Scenario) -> Self {
+        let mut rng = Rng::new(scenario.seed);
+        let powers = scenario.power_list();
+        let n = powers.len();
+        let keys: Vec<_> = (0..n as u64).map(key).collect();
+        let validators = keys
+            .iter()
+            .zip(&powers)
+            .enumerate()
+            .map(|(i, (k, p))| ValidatorInfo {
+                operator: i as u32,
+                name: BoundedBytes::new(format!("v{i}").into_bytes()).unwrap_or_default(),
+                key: public(k),
+                power: *p,
+            })
+            .collect();
+        let set = ValidatorSet::new(SIM_EPOCH, BoundedVec::new(validators).unwrap_or_default())
+            .unwrap_or_else(|_| ValidatorSet::nobody(SIM_EPOCH));
+        let candidates: Vec<Candidate> = powers
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Candidate {
+                operator: i as u32,
+                effective_power: *p,
+                reputation: 1,
+            })
+            .collect();
+        let schedule = LeaderSchedule::compute(SIM_CHAIN_ID, SIM_EPOCH, &candidates);
+        let adversaries: BTreeMap<u32, Adversary> = scenario
+            .adversaries
+            .iter()
+            .map(|a| {
+                (
+                    a.validator,
+                    Adversary {
+                        behaviours: a.behaviours.clone(),
+                    },
+                )
+            })
+            .collect();
+        let twins: BTreeSet<u32> = scenario.twins.iter().copied().collect();
+        let mut node_operator: Vec<u32> = (0..n as u32).collect();
+        node_operator.extend(scenario.twins.iter().copied());
+        let mut nodes_of = vec![Vec::new(); n];
+        for (node, op) in node_operator.iter().enumerate() {
+            nodes_of[*op as usize].push(node as u32);
+        }
+        let faulty_nodes: Vec<bool> = node_operator
+            .iter()
+            .map(|op| adversaries.contains_key(op) || twins.contains(op))
+            .collect();
+        let timing = Timing {
+            base_timeout_us: scenario.base_timeout_us,
+            max_backoff_exp: scenario.max_backoff_exp,
+        };
+        let ctx = Rc::new(Context::new(
+            SIM_CHAIN_ID,
+            SIM_EPOCH,
+            set,
+            schedule,
+            keys,
+            timing,
+            nodes_of,
+            faulty_nodes.clone(),
+        ));
+        let network = Network::new(scenario.network.clone(), node_operator.len(), rng.fork(1));
+        let slots = node_operator
+            .iter()
+            .map(|op| Slot {
+                operator: *op,
+                replica: None,
+                store: Some(SafetyStore::new(SIM_EPOCH)),
+                adversary: adversaries.get(op).cloned(),
+                incarnation: 0,
+                rng_seed: rng.next_u64(),
+            })
+            .collect();
+        // Liveness is owed once the faulty power (plus honest nodes that never restart) is at
+        // most f and every partition and crash has healed.
+        let mut down_forever: BTreeSet<u32> = BTreeSet::new();
+        let mut healed = network.healed_at();
+        for c in &scenario.crashes {
+            match c.restart_us {
+                Some(r) => healed = healed.max(r),
+                None => {
+                    down_forever.insert(node_operator[c.node as usize]);
+                }
+            }
+        }
+        let faulty_ops: BTreeSet<u32> = adversaries
+            .keys()
+            .copied()
+            .chain(twins.iter().copied())
+            .collect();
+        let lost: u64 = faulty_ops
+            .union(&down_forever)
+            .map(|op| powers[*op as usize])
+            .sum();
+        let liveness_from_us = (scenario.expect.liveness && lost <= scenario.f()).then_some(healed);
+        let bound = liveness_bound_us(scenario);
+        let honest_node = faulty_nodes.iter().map(|f| !f).collect();
+        let honest_ops = (0..n as u32)
+            .filter(|op| !faulty_ops.contains(op))
+            .collect();
+        let checker = Checker::new(honest_node, honest_ops, liveness_from_us, bound);
+        let mut world = Self {
+            scenario: scenario.clone(),
+            ctx,
+            network,
+            slots,
+            queue: BinaryHeap::new(),
+            seq: 0,
+            now: 0,
+            checker,
+            trace: Fx::default(),
+            events: 0,
+            delivered: 0,
+            next_id: 0,
+            max_view: 0,
+            outputs: Vec::new(),
+        };
+        for c in &scenario.crashes {
+            world.push(c.at_us, Kind::Crash(c.node));
+            if let Some(r) = c.restart_us {
+                world.push(r, Kind::Restart(c.node));
+            }
+        }
+        world
+    }
+
+    fn push(&mut self, at: u64, kind: Kind) {
+        self.seq += 1;
+        self.queue.push(Event {
+            at,
+            seq: self.seq,
+            kind,
+        });
+    }
+
+    fn boot(&mut self, node: NodeId) {
+        let slot = &mut self.slots[node as usize];
+        let Some(store) = slot.store.take() else {
+            return;
+        };
+        slot.incarnation += 1;
+        let rng = Rng::new(slot.rng_seed ^ slot.incarnation);
+        let mut replica = Replica::new(
+            node,
+            slot.operator,
+            self.ctx.clone(),
+            store,
+            slot.adversary.clone(),
+            rng,
+        );
+        let mut out = std::mem::take(&mut self.outputs);
+        replica.start(self.now, &mut out);
+        self.slots[node as usize].replica = Some(replica);
+        self.apply(node, &mut out);
+        self.outputs = out;
+    }
+
+    fn run(mut self) -> RunReport {
+        for node in 0..self.slots.len() as NodeId {
+            self.boot(node);
+        }
+        let stop_view = self.scenario.stop_at_view.unwrap_or(u64::MAX);
+        while let Some(event) = self.queue.pop() {
+            if event.at > self.scenario.duration_us
+                || self.events >= MAX_EVENTS
+                || self.max_view >= stop_view
+            {
+                break;
+            }
+            self.now = event.at;
+            self.events += 1;
+            self.trace.word(event.at);
+            match event.kind {
+                Kind::Deliver {
+                    from,
+                    to,
+                    payload,
+                    id,
+                } => {
+                    self.trace.word(u64::from(to) << 32 | 1);
+                    self.trace.word(id);
+                    if !self.network.connected(from, to, self.now) {
+                        continue;
+                    }
+                    let mut out = std::mem::take(&mut self.outputs);
+                    if let Some(replica) = self.slots[to as usize].replica.as_mut() {
+                        self.delivered += 1;
+                        replica.on_message(self.now, &payload, &mut out);
+                    }
+                    self.apply(to, &mut out);
+                    self.outputs = out;
+                }
+                Kind::Timer {
+                    node,
+                    incarnation,
+                    timer,
+                } => {
+                    self.trace.word(u64::from(node) << 32 | 2);
+                    if self.slots[node as usize].incarnation != incarnation {
+                        continue;
+                    }
+                    let mut out = std::mem::take(&mut self.outputs);
+                    if let Some(replica) = self.slots[node as usize].replica.as_mut() {
+                        replica.on_timer(self.now, timer, &mut out);
+                    }
+                    self.apply(node, &mut out);
+                    self.outputs = out;
+                }
+                Kind::Crash(node) => {
+                    self.trace.word(u64::from(node) << 32 | 3);
+                    let slot = &mut self.slots[node as usize];
+                    if let Some(replica) = slot.replica.take() {
+                        slot.store = Some(replica.into_store());
+                        slot.incarnation += 1;
+                    }
+                }
+                Kind::Restart(node) => {
+                    self.trace.word(u64::from(node) << 32 | 4);
+                    self.boot(node);
+                }
+            }
+        }
+        let end = self.now.min(self.scenario.duration_us);
+        let stopped_early = self.max_view >= stop_view;
+        if !stopped_early {
+            self.checker.finish(self.scenario.duration_us.max(end));
+        }
+        let mut offences = BTreeMap::new();
+        for (_, _, class) in &self.checker.offences {
+            *offences.entry(*class).or_insert(0) += 1;
+        }
+        let faulty: Vec<u32> = {
+            let mut f: BTreeSet<u32> = self
+                .scenario
+                .adversaries
+                .iter()
+                .map(|a| a.validator)
+                .collect();
+            f.extend(self.scenario.twins.iter().copied());
+            f.into_iter().collect()
+        };
+        RunReport {
+            name: self.scenario.name.clone(),
+            seed: self.scenario.seed,
+            validators: self.scenario.power_list().len(),
+            nodes: self.slots.len(),
+            faulty,
+            within_f: self.scenario.faulty_power() <= self.scenario.f(),
+            end_us: end,
+            events: self.events,
+            delivered: self.delivered,
+            max_view: self.max_view,
+            height: self.checker.height,
+            violations: self.checker.violations.clone(),
+            offences,
+            trace_hash: self.trace.0,
+            crypto: self.ctx.stats(),
+            liveness_from_us: self.checker.liveness_from_us,
+            liveness_bound_us: self.checker.liveness_bound_us,
+            expect_violation: self.scenario.expect.safety_violation,
+            min_height: self.scenario.expect.min_height,
+        }
+    }
+
+    fn apply(&mut self, node: NodeId, out: &mut Vec<Output>) {
+        if self.checker.is_honest(node) {
+            if let Some(r) = &self.slots[node as usize].replica {
+                self.max_view = self.max_view.max(r.view());
+            }
+        }
+        let incarnation = self.slots[node as usize].incarnation;
+        for output in out.drain(..) {
+            match output {
+                Output::Timer(at, timer) => self.push(
+                    at,
+                    Kind::Timer {
+                        node,
+                        incarnation,
+                        timer,
+                    },
+                ),
+                Output::Commit { height, hash } => {
+                    self.trace.word(height);
+                    self.trace.bytes(&hash[..8]);
+                    self.checker.on_commit(self.now, node, height, hash);
+                }
+                Output::Send(dest, payload) => self.send(node, dest, payload),
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, dest: Dest, payload: Rc<Payload>) {
+        if let Payload::Signed(signed) = &*payload {
+            // Only real signatures count: junk with a bad signature proves nothing.
+            if self.ctx.verify_signed(signed) {
+                self.checker.on_signed(signed);
+            }
+        }
+        self.next_id += 1;
+        let id = self.next_id;
+        let (delay, peers) = match &self.slots[from as usize].adversary {
+            Some(a) => (a.delay_us(), a.peers().map(|p| p.to_vec())),
+            None => (0, None),
+        };
+        let recipients: Vec<NodeId> = match &dest {
+            Dest::All => (0..self.slots.len() as NodeId).collect(),
+            Dest::Leader(view) => self
+                .ctx
+                .nodes_of
+                .get(self.ctx.leader(*view) as usize)
+                .cloned()
+                .unwrap_or_default(),
+            Dest::Nodes(list) => list
+                .iter()
+                .copied()
+                .filter(|n| (*n as usize) < self.slots.len())
+                .collect(),
+        };
+        for to in recipients {
+            if to != from && peers.as_ref().is_some_and(|p| !p.contains(&to)) {
+                continue;
+            }
+            if !self.network.connected(from, to, self.now) {
+                continue;
+            }
+            for d in self.network.delays(from, to) {
+                let at =
+                    self.now
+                        .saturating_add(d)
+                        .saturating_add(if to == from { 0 } else { delay });
+                self.push(
+                    at,
+                    Kind::Deliver {
+                        from,
+                        to,
+                        payload: payload.clone(),
+                        id,
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// The liveness bound the checker states for a scenario: twelve of the longest view timers
+/// (room for about ten consecutive failed views at full backoff) plus forty of the slowest
+/// message delays (resynchronising views and running two phases).
+pub fn liveness_bound_us(scenario: &Scenario) -> u64 {
+    let timing = Timing {
+        base_timeout_us: scenario.base_timeout_us,
+        max_backoff_exp: scenario.max_backoff_exp,
+    };
+    let slowest = scenario
+        .network
+        .latency_max_us
+        .saturating_add(scenario.network.jitter_us)
+        .saturating_add(
+            scenario
+                .adversaries
+                .iter()
+                .map(|a| {
+                    Adversary {
+                        behaviours: a.behaviours.clone(),
+                    }
+                    .delay_us()
+                })
+                .max()
+                .unwrap_or(0),
+        );
+    timing
+        .max_timeout_us()
+        .saturating_mul(12)
+        .saturating_add(slowest.saturating_mul(40))
+}
