@@ -7,7 +7,13 @@ use clap::{Parser, Subcommand};
 
 /// Warden: Byzantine fault tolerance for HotStuff-2 networks.
 #[derive(Parser, Debug)]
-#[command(name = "warden", version, about, long_about = None)]
+#[command(
+    name = "warden",
+    version,
+    after_help = "Start with `warden demo`. Then `warden sim run fixtures/scenarios/partition_heals.toml` \
+                  runs a simulated network, and `warden chain init --genesis fixtures/genesis.toml --data DIR` \
+                  creates a local chain."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
