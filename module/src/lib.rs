@@ -17,6 +17,8 @@
 //! - [`state`]: the `Host` trait, the transaction overlay and the stored records.
 //! - [`codec`], [`crypto`], [`config`], [`error`], [`validators`]: support.
 //! - `exports` (wasm only): the raw ABI, the only `unsafe` code.
+//! - [`js`] (feature `js`, off by default): wasm-bindgen bindings for JavaScript relayers; see
+//!   `module/js/`. The on-chain build never includes them.
 //!
 //! ## Wire format
 //!
@@ -128,8 +130,9 @@
 #![warn(missing_docs)]
 
 extern crate alloc;
-// Native builds link `std` only for its panic handler and allocator; nothing here uses it.
-#[cfg(not(target_arch = "wasm32"))]
+// Native builds (and the JavaScript bindings) link `std` only for its panic handler and
+// allocator; nothing here uses it.
+#[cfg(any(not(target_arch = "wasm32"), feature = "js"))]
 extern crate std;
 
 pub mod codec;
@@ -146,8 +149,12 @@ pub mod state;
 pub mod validators;
 pub mod wire;
 
-#[cfg(target_arch = "wasm32")]
+// The on-chain ABI, panic handler and allocator: only in the on-chain build.
+#[cfg(all(target_arch = "wasm32", not(feature = "js")))]
 mod exports;
+
+#[cfg(feature = "js")]
+pub mod js;
 
 pub use config::Config;
 pub use error::Error;

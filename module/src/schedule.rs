@@ -165,4 +165,60 @@ mod tests {
         let schedule = LeaderSchedule::compute(7, 1, &c);
         assert!(schedule.leader(5).is_some());
     }
+
+    /// The leaders the JavaScript package's tests compare against (`module/js/test/leaders.json`):
+    /// views 0..50 of fixed candidate lists. `WARDEN_BLESS=1` rewrites the file.
+    #[test]
+    fn javascript_leader_golden_file_matches() {
+        use alloc::format;
+        use alloc::string::String;
+        // (chain id, epoch, [(operator, effective power, reputation)])
+        type Case = (u64, u64, [(u32, u64, u32); 4]);
+        let cases: [Case; 3] = [
+            (
+                7,
+                1,
+                [(0, 10, 1000), (1, 10, 1000), (2, 10, 1000), (3, 10, 1000)],
+            ),
+            (
+                7,
+                2,
+                [(0, 5, 900), (1, 20, 300), (2, 0, 1000), (5, 7, 1000)],
+            ),
+            (99, 3, [(1, 1, 0), (2, 2, 0), (3, 3, 0), (4, 4, 0)]),
+        ];
+        let mut out = String::from("[\n");
+        for (i, (chain_id, epoch, list)) in cases.iter().enumerate() {
+            let candidates: Vec<Candidate> = list
+                .iter()
+                .map(|&(operator, effective_power, reputation)| Candidate {
+                    operator,
+                    effective_power,
+                    reputation,
+                })
+                .collect();
+            let schedule = LeaderSchedule::compute(*chain_id, *epoch, &candidates);
+            let cands: Vec<String> = list
+                .iter()
+                .map(|(o, p, r)| {
+                    format!("{{\"operator\": {o}, \"effective_power\": {p}, \"reputation\": {r}}}")
+                })
+                .collect();
+            let leaders: Vec<String> = (0..50)
+                .map(|v| format!("{}", schedule.leader(v).unwrap()))
+                .collect();
+            out += &format!(
+                "  {{\"chain_id\": {chain_id}, \"epoch\": {epoch}, \"candidates\": [{}], \"leaders\": [{}]}}{}\n",
+                cands.join(", "),
+                leaders.join(", "),
+                if i + 1 < cases.len() { "," } else { "" }
+            );
+        }
+        out += "]\n";
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/js/test/leaders.json");
+        if std::env::var_os("WARDEN_BLESS").is_some() {
+            std::fs::write(path, &out).unwrap();
+        }
+        assert_eq!(std::fs::read_to_string(path).unwrap_or_default(), out);
+    }
 }

@@ -194,6 +194,7 @@ pub mod keys {
 }
 
 /// Chain-wide facts.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Meta {
     /// Chain id.
@@ -209,6 +210,7 @@ pub struct Meta {
 }
 
 /// An operator's standing, kept across epochs and key rotations.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OperatorRecord {
     /// Reputation score.
@@ -218,6 +220,7 @@ pub struct OperatorRecord {
 }
 
 /// An operator's isolation. Operators absent from the isolation table are active.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum IsolationState {
     /// Full standing.
@@ -255,6 +258,7 @@ pub enum IsolationState {
 }
 
 /// A punished offence.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OffenceRecord {
     /// Height at which it was punished.
@@ -262,6 +266,7 @@ pub struct OffenceRecord {
 }
 
 /// Where a slashing proposal stands.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ProposalStatus {
     /// Inside its deferral window, or waiting to be finalised.
@@ -273,6 +278,7 @@ pub enum ProposalStatus {
 }
 
 /// A proposal to slash an offender's stake; the module holds no stake itself.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SlashingProposal {
     /// The proposal's id.
@@ -280,6 +286,7 @@ pub struct SlashingProposal {
     /// The offence.
     pub offence: crate::evidence::OffenceKey,
     /// `OffenceKey::id` of the offence: the evidence id.
+    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
     pub evidence_id: Hash,
     /// Fraction of stake to slash (ppb), raised as correlated offenders appear.
     pub fraction_ppb: u64,
@@ -296,6 +303,7 @@ pub struct SlashingProposal {
 }
 
 /// A recent Tier 1 offence, for correlated slashing.
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct CorrelatedOffence {
     /// The offender.
