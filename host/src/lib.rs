@@ -11,6 +11,7 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod fixtures;
+pub mod ft;
 pub mod sim;
 pub mod testkit;
 pub mod wasm;

@@ -21,6 +21,7 @@ fn crash_restart_never_makes_an_honest_replica_sign_conflicting_messages() {
                 node,
                 at_us,
                 restart_us: Some(at_us + rng.range(1, 200_000)),
+                lose_disk: false,
             });
         }
         s.expect.liveness = false;
@@ -45,6 +46,7 @@ fn a_restarted_replica_catches_up_and_commits() {
         node: 2,
         at_us: 500_000,
         restart_us: Some(3_000_000),
+        lose_disk: false,
     });
     let report = run_expecting(&s, |r| r.violations.is_empty(), "catch up after restart");
     assert!(report.height > 30, "height {}", report.height);

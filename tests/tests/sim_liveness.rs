@@ -87,11 +87,13 @@ fn the_checker_reports_a_stall_it_is_owed() {
             node: 0,
             at_us: 500_000,
             restart_us: None,
+            lose_disk: false,
         },
         warden_host::sim::network::Crash {
             node: 1,
             at_us: 500_000,
             restart_us: None,
+            lose_disk: false,
         },
     ];
     let report = run(&owed_none);

@@ -113,6 +113,7 @@ pub fn bench_scenario(validators: u32, views: u64) -> Scenario {
         adversaries: Vec::new(),
         twins: Vec::new(),
         crashes: Vec::new(),
+        warden: None,
         expect: Expect::default(),
     }
 }

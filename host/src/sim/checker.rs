@@ -108,6 +108,8 @@ pub struct Checker {
     pub violations: Vec<Violation>,
     /// Distinct provable offences by faulty validators: (operator, view, class).
     pub offences: BTreeSet<(OperatorId, u64, OffenceClass)>,
+    /// Offences found since the world last took them (operator, class).
+    pub fresh: Vec<(OperatorId, OffenceClass)>,
     /// The highest honest committed height.
     pub height: u64,
     /// When faults end (the last heal or restart), if faulty power is at most f.
@@ -134,6 +136,7 @@ impl Checker {
             signed: BTreeMap::new(),
             violations: Vec::new(),
             offences: BTreeSet::new(),
+            fresh: Vec::new(),
             height: 0,
             liveness_from_us,
             liveness_bound_us,
@@ -318,8 +321,11 @@ impl Checker {
                             view: key.view,
                         });
                     }
-                } else if self.offences.len() < 100_000 {
-                    self.offences.insert((operator, key.view, key.class));
+                } else if self.offences.len() < 100_000
+                    && self.offences.insert((operator, key.view, key.class))
+                    && self.fresh.len() < 1_024
+                {
+                    self.fresh.push((operator, key.class));
                 }
             }
         }

@@ -17,6 +17,8 @@ use super::rng::Fx;
 use crate::testkit::sign;
 
 type FxBuild = BuildHasherDefault<Fx>;
+/// (public key, signature, signed bytes).
+type KeyedSignature = ([u8; 32], [u8; 64], Vec<u8>);
 
 /// The most signature results the cache holds before it starts over (only speed depends on it).
 pub const MAX_CACHED_SIGNATURES: usize = 1 << 18;
@@ -43,6 +45,7 @@ pub struct CryptoStats {
 #[derive(Default)]
 pub struct VerifyCache {
     signatures: HashMap<(OperatorId, [u8; 64], Vec<u8>), bool, FxBuild>,
+    by_key: HashMap<KeyedSignature, bool, FxBuild>,
     certificates: HashMap<u64, Vec<(Certificate, bool)>, FxBuild>,
     /// The work done so far.
     pub stats: CryptoStats,
@@ -190,6 +193,28 @@ impl Context {
             cache.signatures.clear();
         }
         cache.signatures.insert(key, ok);
+        ok
+    }
+
+    /// Whether `signature` by `key` over `bytes` is valid (`verify_strict`, cached).
+    pub fn verify_key(
+        &self,
+        key: &warden_module::wire::PublicKey,
+        bytes: &[u8],
+        signature: &warden_module::wire::Signature,
+    ) -> bool {
+        let entry = (key.0, signature.0, bytes.to_vec());
+        let mut cache = self.cache.borrow_mut();
+        if let Some(ok) = cache.by_key.get(&entry).copied() {
+            cache.stats.signature_hits += 1;
+            return ok;
+        }
+        let ok = Ed25519Strict.verify(key, bytes, signature);
+        cache.stats.verified += 1;
+        if cache.by_key.len() >= MAX_CACHED_SIGNATURES {
+            cache.by_key.clear();
+        }
+        cache.by_key.insert(entry, ok);
         ok
     }
 

@@ -30,6 +30,7 @@ pub mod bench;
 pub mod checker;
 pub mod cli;
 pub mod context;
+pub mod hosts;
 pub mod network;
 pub mod replica;
 pub mod rng;
@@ -126,6 +127,32 @@ impl RunReport {
                 "  expected committed height at least {}",
                 self.min_height
             );
+        }
+        if let Some(w) = &self.warden {
+            s.push_str(&w.summary());
+            let r = &self.resumption;
+            if r.bad_views > 0 {
+                let _ = writeln!(
+                    s,
+                    "  bad-leader views {}, failed {}: next commit within {} ms (median {} ms), next certificate within {} ms; target {} ms",
+                    r.bad_views,
+                    r.failed_views,
+                    r.max_gap_us / 1_000,
+                    r.median_gap_us / 1_000,
+                    r.max_cert_gap_us / 1_000,
+                    r.target_us / 1_000
+                );
+            }
+        }
+        for (node, height, watermark) in &self.restored {
+            let _ = writeln!(
+                s,
+                "  node {node} lost its disk: restored from {}, abstaining through view {watermark}",
+                height.map_or("no checkpoint".to_string(), |h| format!("the checkpoint at height {h}"))
+            );
+        }
+        if let Some(e) = &self.warden_error {
+            let _ = writeln!(s, "  fault-tolerance layer failed: {e}");
         }
         let _ = writeln!(s, "  trace hash {:016x}", self.trace_hash);
         if !self.passed() {

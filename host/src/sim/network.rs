@@ -28,6 +28,10 @@ pub struct Crash {
     /// When it restarts from its durable store.
     #[serde(default)]
     pub restart_us: Option<u64>,
+    /// The node loses its disk: it restarts from a checkpoint proved by a double certificate
+    /// instead of its durable store.
+    #[serde(default)]
+    pub lose_disk: bool,
 }
 
 /// Network parameters of a run.

@@ -30,6 +30,8 @@ pub enum Payload {
     Signed(SignedMessage),
     /// A phase-1, double or timeout certificate.
     Cert(Certificate),
+    /// Between fault-tolerance hosts (replicas ignore it).
+    Host(super::hosts::HostMessage),
 }
 
 /// Where a message goes.
@@ -332,6 +334,7 @@ impl Replica {
                     }
                 }
             },
+            Payload::Host(_) => {}
         }
     }
 

@@ -96,6 +96,9 @@ pub struct Scenario {
     /// Crashes and restarts.
     #[serde(default)]
     pub crashes: Vec<Crash>,
+    /// Run the fault-tolerance layer: hosts, relayers, the embedded chain and epochs.
+    #[serde(default)]
+    pub warden: Option<super::hosts::WardenSpec>,
     /// What the run must show.
     #[serde(default)]
     pub expect: Expect,
@@ -350,6 +353,7 @@ impl Scenario {
             let node = honest[rng.range(0, honest.len() as u64 - 1) as usize];
             let at_us = rng.range(300_000, 4_000_000);
             crashes.push(Crash {
+                lose_disk: false,
                 node,
                 at_us,
                 restart_us: Some(at_us + rng.range(100_000, 2_000_000)),
@@ -369,6 +373,7 @@ impl Scenario {
             adversaries,
             twins,
             crashes,
+            warden: None,
             expect: Expect::default(),
         }
     }

@@ -16,11 +16,15 @@ use warden_module::validators::{ValidatorInfo, ValidatorSet};
 use super::adversary::Adversary;
 use super::checker::{Checker, Violation};
 use super::context::{Context, CryptoStats, Timing};
+use super::hosts::{HostAction, Hosts, WardenReport};
 use super::network::Network;
 use super::replica::{Dest, NodeId, Output, Payload, Replica, SafetyStore, Timer};
 use super::rng::{Fx, Rng};
 use super::scenario::Scenario;
+use crate::ft::config::FaultToleranceConfig;
+use crate::ft::recovery::{best_checkpoint, Checkpoint};
 use crate::testkit::{key, public};
+use ed25519_dalek::SigningKey;
 
 /// The chain id of simulated networks.
 pub const SIM_CHAIN_ID: u64 = 0x5157;
@@ -43,6 +47,10 @@ enum Kind {
     },
     Crash(NodeId),
     Restart(NodeId),
+    /// The embedded chain produces a block (closed-loop runs only).
+    ChainBlock,
+    /// The validator set changes to the next epoch's (closed-loop runs only).
+    EpochSwitch,
 }
 
 struct Event {
@@ -119,6 +127,31 @@ pub struct RunReport {
     pub expect_violation: bool,
     /// The height the scenario requires.
     pub min_height: u64,
+    /// What the fault-tolerance layer did, for closed-loop runs.
+    pub warden: Option<WardenReport>,
+    /// Why the closed loop stopped, if it failed (a chain or disk error).
+    pub warden_error: Option<String>,
+    /// Commits resuming after views led by faulty validators.
+    pub resumption: Resumption,
+    /// Nodes that lost their disk: (node, checkpoint height restored, views abstained up to).
+    pub restored: Vec<(NodeId, Option<u64>, u64)>,
+}
+
+/// How fast commits resumed after views whose leader was faulty or down, in simulated time.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Resumption {
+    /// Views led by a faulty or crashed validator that an honest replica entered.
+    pub bad_views: u64,
+    /// Of those, views that produced no certificate of their own.
+    pub failed_views: u64,
+    /// The longest time from entering such a failed view to the next honest commit.
+    pub max_gap_us: u64,
+    /// The median of those times.
+    pub median_gap_us: u64,
+    /// One view timer plus two of the slowest network delays: the target.
+    pub target_us: u64,
+    /// The longest time from entering such a failed view to the next certificate formed.
+    pub max_cert_gap_us: u64,
 }
 
 impl RunReport {
@@ -135,14 +168,30 @@ impl RunReport {
         if self.expect_violation {
             !self.safe()
         } else {
-            self.violations.is_empty() && self.height >= self.min_height
+            self.violations.is_empty()
+                && self.height >= self.min_height
+                && self.warden_error.is_none()
+                && self
+                    .warden
+                    .as_ref()
+                    .is_none_or(|w| w.honest_isolated.is_empty())
         }
     }
 }
 
-/// Runs `scenario` to its end.
+/// Runs `scenario` to its end (with the default fault-tolerance configuration for its hosts).
 pub fn run(scenario: &Scenario) -> RunReport {
-    World::new(scenario).run()
+    run_with(scenario, &FaultToleranceConfig::default(), None)
+}
+
+/// Runs `scenario` with `cfg` for its hosts, keeping the chain and relay queues in `data_dir`
+/// (a temporary directory when `None`).
+pub fn run_with(
+    scenario: &Scenario,
+    cfg: &FaultToleranceConfig,
+    data_dir: Option<&std::path::Path>,
+) -> RunReport {
+    World::new(scenario, cfg, data_dir).run()
 }
 
 struct World {
@@ -160,10 +209,30 @@ struct World {
     next_id: u64,
     max_view: u64,
     outputs: Vec<Output>,
+    hosts: Option<Hosts>,
+    warden_error: Option<String>,
+    keys: Vec<SigningKey>,
+    height_base: u64,
+    epoch_switching: bool,
+    lose_disk: BTreeSet<NodeId>,
+    host_actions: Vec<HostAction>,
+    /// First honest entry into each view of the current epoch led by a faulty or crashed node.
+    bad_entries: BTreeMap<u64, (u64, bool)>,
+    certified: BTreeSet<u64>,
+    gaps: Vec<u64>,
+    cert_gaps: Vec<u64>,
+    bad_views: u64,
+    last_commit_height: u64,
+    down: BTreeSet<NodeId>,
+    restored: Vec<(NodeId, Option<u64>, u64)>,
 }
 
 impl World {
-    fn new(scenario: &Scenario) -> Self {
+    fn new(
+        scenario: &Scenario,
+        cfg: &FaultToleranceConfig,
+        data_dir: Option<&std::path::Path>,
+    ) -> Self {
         let mut rng = Rng::new(scenario.seed);
         let powers = scenario.power_list();
         let n = powers.len();
@@ -218,6 +287,8 @@ impl World {
             base_timeout_us: scenario.base_timeout_us,
             max_backoff_exp: scenario.max_backoff_exp,
         };
+        let all_keys = keys.clone();
+        let first_set = set.clone();
         let ctx = Rc::new(Context::new(
             SIM_CHAIN_ID,
             SIM_EPOCH,
@@ -267,7 +338,24 @@ impl World {
         let honest_ops = (0..n as u32)
             .filter(|op| !faulty_ops.contains(op))
             .collect();
+        let honest_nodes: Vec<bool> = faulty_nodes.iter().map(|f| !f).collect();
         let checker = Checker::new(honest_node, honest_ops, liveness_from_us, bound);
+        let mut warden_error = None;
+        let hosts = scenario.warden.as_ref().and_then(|spec| {
+            Hosts::new(
+                spec.clone(),
+                cfg.clone(),
+                SIM_CHAIN_ID,
+                first_set,
+                all_keys.clone(),
+                node_operator.clone(),
+                honest_nodes,
+                data_dir,
+                scenario.seed,
+            )
+            .map_err(|e| warden_error = Some(format!("starting the chain: {e:#}")))
+            .ok()
+        });
         let mut world = Self {
             scenario: scenario.clone(),
             ctx,
@@ -283,12 +371,33 @@ impl World {
             next_id: 0,
             max_view: 0,
             outputs: Vec::new(),
+            hosts,
+            warden_error,
+            keys: all_keys,
+            height_base: 0,
+            epoch_switching: false,
+            lose_disk: BTreeSet::new(),
+            host_actions: Vec::new(),
+            bad_entries: BTreeMap::new(),
+            certified: BTreeSet::new(),
+            gaps: Vec::new(),
+            cert_gaps: Vec::new(),
+            bad_views: 0,
+            last_commit_height: 0,
+            down: BTreeSet::new(),
+            restored: Vec::new(),
         };
         for c in &scenario.crashes {
             world.push(c.at_us, Kind::Crash(c.node));
+            if c.lose_disk {
+                world.lose_disk.insert(c.node);
+            }
             if let Some(r) = c.restart_us {
                 world.push(r, Kind::Restart(c.node));
             }
+        }
+        if let Some(spec) = &scenario.warden {
+            world.push(spec.block_interval_us.max(1_000), Kind::ChainBlock);
         }
         world
     }
@@ -303,10 +412,20 @@ impl World {
     }
 
     fn boot(&mut self, node: NodeId) {
+        if self.slots[node as usize].store.is_none() && self.lose_disk.contains(&node) {
+            // The disk is gone: restore from the best checkpoint the peers hold.
+            let store = self.restore_from_checkpoint(node);
+            self.slots[node as usize].store = store;
+        }
         let slot = &mut self.slots[node as usize];
         let Some(store) = slot.store.take() else {
             return;
         };
+        if self.ctx.set.get(slot.operator).is_none() {
+            // Not in this epoch's set (isolated): the node stays down until it returns.
+            slot.store = Some(store);
+            return;
+        }
         slot.incarnation += 1;
         let rng = Rng::new(slot.rng_seed ^ slot.incarnation);
         let mut replica = Replica::new(
@@ -320,6 +439,12 @@ impl World {
         let mut out = std::mem::take(&mut self.outputs);
         replica.start(self.now, &mut out);
         self.slots[node as usize].replica = Some(replica);
+        if let Some(hosts) = self.hosts.as_mut() {
+            if let Err(e) = hosts.boot(node, &self.ctx.schedule) {
+                self.warden_error
+                    .get_or_insert(format!("host {node}: {e:#}"));
+            }
+        }
         self.apply(node, &mut out);
         self.outputs = out;
     }
@@ -355,6 +480,21 @@ impl World {
                     if let Some(replica) = self.slots[to as usize].replica.as_mut() {
                         self.delivered += 1;
                         replica.on_message(self.now, &payload, &mut out);
+                        if let Some(hosts) = self.hosts.as_mut() {
+                            hosts.observe(
+                                self.now,
+                                from,
+                                to,
+                                &payload,
+                                &self.ctx,
+                                &mut self.host_actions,
+                            );
+                        }
+                        if let Payload::Cert(c) = &*payload {
+                            if c.kind != warden_module::wire::CertificateKind::Timeout {
+                                self.on_certified(c.view);
+                            }
+                        }
                     }
                     self.apply(to, &mut out);
                     self.outputs = out;
@@ -377,14 +517,29 @@ impl World {
                 }
                 Kind::Crash(node) => {
                     self.trace.word(u64::from(node) << 32 | 3);
+                    let lose_disk = self.lose_disk.contains(&node);
+                    self.down.insert(node);
                     let slot = &mut self.slots[node as usize];
                     if let Some(replica) = slot.replica.take() {
-                        slot.store = Some(replica.into_store());
+                        let store = replica.into_store();
+                        slot.store = (!lose_disk).then_some(store);
                         slot.incarnation += 1;
                     }
+                    if let Some(hosts) = self.hosts.as_mut() {
+                        hosts.crash(node);
+                    }
+                }
+                Kind::ChainBlock => {
+                    self.trace.word(5);
+                    self.chain_block();
+                }
+                Kind::EpochSwitch => {
+                    self.trace.word(6);
+                    self.switch_epoch();
                 }
                 Kind::Restart(node) => {
                     self.trace.word(u64::from(node) << 32 | 4);
+                    self.down.remove(&node);
                     self.boot(node);
                 }
             }
@@ -428,13 +583,22 @@ impl World {
             liveness_bound_us: self.checker.liveness_bound_us,
             expect_violation: self.scenario.expect.safety_violation,
             min_height: self.scenario.expect.min_height,
+            warden: self.hosts.as_mut().map(Hosts::finish),
+            warden_error: self.warden_error.clone(),
+            resumption: self.resumption(),
+            restored: self.restored.clone(),
         }
     }
 
     fn apply(&mut self, node: NodeId, out: &mut Vec<Output>) {
         if self.checker.is_honest(node) {
             if let Some(r) = &self.slots[node as usize].replica {
-                self.max_view = self.max_view.max(r.view());
+                let view = r.view();
+                self.max_view = self.max_view.max(view);
+                self.on_honest_view(view);
+                if let Some(hosts) = self.hosts.as_mut() {
+                    hosts.on_view(self.now, node, view, &mut self.host_actions);
+                }
             }
         }
         let incarnation = self.slots[node as usize].incarnation;
@@ -451,11 +615,208 @@ impl World {
                 Output::Commit { height, hash } => {
                     self.trace.word(height);
                     self.trace.bytes(&hash[..8]);
+                    let height = self.height_base.saturating_add(height);
                     self.checker.on_commit(self.now, node, height, hash);
+                    self.on_commit(height);
                 }
                 Output::Send(dest, payload) => self.send(node, dest, payload),
             }
         }
+        let actions = std::mem::take(&mut self.host_actions);
+        for HostAction::Send(from, dest, payload) in actions {
+            self.send(from, dest, payload);
+        }
+    }
+
+    /// The embedded chain's block: relayers submit, the block is produced, the next is due.
+    fn chain_block(&mut self) {
+        let Some(hosts) = self.hosts.as_mut() else {
+            return;
+        };
+        if let Err(e) = hosts.produce_block(self.now) {
+            self.warden_error
+                .get_or_insert(format!("chain block: {e:#}"));
+            return;
+        }
+        let interval = self
+            .scenario
+            .warden
+            .as_ref()
+            .map_or(100_000, |w| w.block_interval_us.max(1_000));
+        self.push(self.now.saturating_add(interval), Kind::ChainBlock);
+    }
+
+    /// Moves every node to the next epoch's set and schedule, as the chain decided them. Each
+    /// epoch is a fresh HotStuff-2 instance continuing from the committed height; signatures
+    /// bind the epoch, so nothing signed before can conflict with anything signed after.
+    fn switch_epoch(&mut self) {
+        self.epoch_switching = false;
+        let committed = self.checker.height;
+        let Some(hosts) = self.hosts.as_mut() else {
+            return;
+        };
+        let (set, schedule) = match hosts.next_epoch(self.now, committed) {
+            Ok(next) => next,
+            Err(e) => {
+                self.warden_error
+                    .get_or_insert(format!("epoch change: {e:#}"));
+                return;
+            }
+        };
+        let epoch = set.epoch;
+        self.ctx = Rc::new(Context::new(
+            SIM_CHAIN_ID,
+            epoch,
+            set,
+            schedule,
+            self.keys.clone(),
+            self.ctx.timing,
+            self.ctx.nodes_of.clone(),
+            self.ctx.faulty_nodes.clone(),
+        ));
+        self.height_base = committed;
+        self.bad_entries.clear();
+        self.certified.clear();
+        for node in 0..self.slots.len() as NodeId {
+            let slot = &mut self.slots[node as usize];
+            let up = slot.replica.take().is_some() || !self.down.contains(&node);
+            slot.incarnation += 1;
+            slot.store = Some(SafetyStore::new(epoch));
+            if up {
+                self.boot(node);
+            }
+        }
+    }
+
+    fn on_commit(&mut self, height: u64) {
+        if height > self.last_commit_height {
+            self.last_commit_height = height;
+            let moved_past = self.max_view;
+            let due: Vec<u64> = self
+                .bad_entries
+                .range(..moved_past)
+                .map(|(v, _)| *v)
+                .collect();
+            for v in due {
+                if let Some((entered, _)) = self.bad_entries.remove(&v) {
+                    if !self.certified.contains(&v) {
+                        self.gaps.push(self.now.saturating_sub(entered));
+                    }
+                }
+            }
+        }
+        let due = self
+            .hosts
+            .as_ref()
+            .is_some_and(|h| height >= h.next_epoch_height);
+        if due && !self.epoch_switching {
+            self.epoch_switching = true;
+            self.push(self.now, Kind::EpochSwitch);
+        }
+    }
+
+    fn on_certified(&mut self, view: u64) {
+        if !self.certified.insert(view) {
+            return;
+        }
+        while self.certified.len() > 4_096 {
+            self.certified.pop_first();
+        }
+        let now = self.now;
+        for (v, (entered, recorded)) in self.bad_entries.range_mut(..view) {
+            if !*recorded && !self.certified.contains(v) {
+                *recorded = true;
+                self.cert_gaps.push(now.saturating_sub(*entered));
+            }
+        }
+    }
+
+    fn on_honest_view(&mut self, view: u64) {
+        if self.bad_entries.contains_key(&view) || self.certified.contains(&view) {
+            return;
+        }
+        let leader = self.ctx.leader(view);
+        let bad = self.ctx.nodes_of.get(leader as usize).is_none_or(|nodes| {
+            nodes.iter().any(|n| {
+                self.ctx
+                    .faulty_nodes
+                    .get(*n as usize)
+                    .copied()
+                    .unwrap_or(true)
+                    || self.slots[*n as usize].replica.is_none()
+            })
+        });
+        if bad && self.bad_entries.len() < 4_096 {
+            self.bad_views += 1;
+            self.bad_entries.insert(view, (self.now, false));
+        }
+    }
+
+    fn resumption(&self) -> Resumption {
+        let mut gaps = self.gaps.clone();
+        gaps.sort_unstable();
+        let slowest = self
+            .scenario
+            .network
+            .latency_max_us
+            .saturating_add(self.scenario.network.jitter_us);
+        Resumption {
+            bad_views: self.bad_views,
+            failed_views: gaps.len() as u64,
+            max_gap_us: gaps.last().copied().unwrap_or(0),
+            median_gap_us: gaps.get(gaps.len() / 2).copied().unwrap_or(0),
+            target_us: self
+                .scenario
+                .base_timeout_us
+                .saturating_add(slowest.saturating_mul(2)),
+            max_cert_gap_us: self.cert_gaps.iter().copied().max().unwrap_or(0),
+        }
+    }
+
+    /// The durable state of a node that lost its disk, rebuilt from the best checkpoint its
+    /// peers hold (a committed block proved by a double certificate): it commits from there and
+    /// signs nothing in any view up to one past the highest view its peers report.
+    fn restore_from_checkpoint(&mut self, node: NodeId) -> Option<SafetyStore> {
+        let epoch = self.ctx.epoch;
+        let highest_seen = self
+            .slots
+            .iter()
+            .filter_map(|s| s.replica.as_ref())
+            .map(Replica::view)
+            .max()
+            .unwrap_or(0);
+        let mut store = SafetyStore::new(epoch);
+        let (checkpoints, locks) = self
+            .hosts
+            .as_ref()
+            .map(|h| h.checkpoints(epoch))
+            .unwrap_or_default();
+        let best = best_checkpoint(SIM_CHAIN_ID, &self.ctx.set, checkpoints);
+        let watermark = best
+            .as_ref()
+            .map_or(highest_seen.saturating_add(1), |c: &Checkpoint| {
+                c.restore_watermark(highest_seen)
+            });
+        if let Some(cp) = &best {
+            store.committed_height = cp.header.height;
+            store.committed_hash = cp.header.hash();
+        }
+        if let Some(lock) = locks
+            .into_iter()
+            .filter(|c| {
+                self.ctx
+                    .check_certificate(c, warden_module::wire::CertificateKind::Vote)
+            })
+            .max_by_key(|c| c.view)
+        {
+            store.lock = lock;
+        }
+        store.last_vote = watermark;
+        store.last_vote2 = watermark;
+        store.last_proposal = watermark;
+        self.restored
+            .push((node, best.map(|c| c.header.height), watermark));
+        Some(store)
     }
 
     fn send(&mut self, from: NodeId, dest: Dest, payload: Rc<Payload>) {
@@ -463,6 +824,11 @@ impl World {
             // Only real signatures count: junk with a bad signature proves nothing.
             if self.ctx.verify_signed(signed) {
                 self.checker.on_signed(signed);
+                for (operator, class) in self.checker.fresh.drain(..) {
+                    if let Some(hosts) = self.hosts.as_mut() {
+                        hosts.on_offence(operator, class, self.now);
+                    }
+                }
             }
         }
         self.next_id += 1;

@@ -56,6 +56,7 @@ pub fn scenario(name: &str, seed: u64, n: u32, duration_us: u64) -> Scenario {
         adversaries: Vec::new(),
         twins: Vec::new(),
         crashes: Vec::new(),
+        warden: None,
         expect: Expect::default(),
     }
 }

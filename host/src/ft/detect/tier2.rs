@@ -1,0 +1,525 @@
+//! Tier 2: behaviour no signature proves, witnessed over a window of views.
+//!
+//! Each host judges only what reached it over its own links (channels are authenticated, so
+//! the sending peer of every message is known) and accuses only peers it has seen alive:
+//! - proposal withholding: a leader that sent this host a message in its own view but no
+//!   proposal;
+//! - vote withholding: a peer that sent no vote for this host's proposal in a view that reached a
+//!   quorum, and was seen alive in a later view;
+//! - selective connectivity: a leader whose view was certified (so it reached others) while this
+//!   host got no proposal from it;
+//! - flooding: a peer whose messages per view exceed the threshold and are a robust outlier
+//!   (modified z-score over the median absolute deviation) among all peers;
+//! - timing manipulation: a peer whose median lateness exceeds the network's median by the
+//!   threshold and is a robust outlier.
+//!
+//! All state is per epoch, per validator of the set, and limited to the window, so memory is
+//! bounded by the window whatever peers send.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use warden_module::evidence::Behaviour;
+use warden_module::validators::ValidatorSet;
+use warden_module::wire::{Certificate, CertificateKind, Hash, Message, OperatorId};
+
+use crate::ft::config::DetectionConfig;
+
+/// Views after a view closes before it is judged (late messages still count).
+pub const GRACE_VIEWS: u64 = 2;
+/// Lateness samples kept per peer.
+const MAX_SAMPLES: usize = 64;
+/// Views whose message counts are kept per peer.
+const MAX_COUNTED_VIEWS: usize = 256;
+
+/// What a host suspects a peer of, with the measured figure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Suspicion {
+    /// The suspect.
+    pub accused: OperatorId,
+    /// The behaviour.
+    #[serde(serialize_with = "behaviour_name")]
+    pub behaviour: Behaviour,
+    /// The epoch.
+    pub epoch: u64,
+    /// First view of the evidence window.
+    pub first_view: u64,
+    /// Last view of the evidence window.
+    pub last_view: u64,
+    /// The measured figure: missed views, messages per view, or milliseconds of lateness.
+    pub measured: u64,
+}
+
+fn behaviour_name<S: serde::Serializer>(b: &Behaviour, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{b:?}"))
+}
+
+#[derive(Clone, Debug, Default)]
+struct ViewRecord {
+    entered_us: Option<u64>,
+    leader: Option<OperatorId>,
+    proposal_from_leader: bool,
+    heard_leader: bool,
+    certified: bool,
+    my_proposal: Option<(Hash, u64)>,
+    voters: Vec<bool>,
+    judged: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct PeerRecord {
+    proposal_misses: VecDeque<u64>,
+    vote_misses_pending: VecDeque<u64>,
+    vote_misses: VecDeque<u64>,
+    selective_misses: VecDeque<u64>,
+    counts: VecDeque<(u64, u64)>,
+    lateness: [VecDeque<u64>; 2],
+    last_heard_view: Option<u64>,
+    last_signed_view: Option<u64>,
+}
+
+const LATE_PROPOSAL: usize = 0;
+const LATE_VOTE: usize = 1;
+/// Lateness samples a peer needs before it is judged.
+const MIN_SAMPLES: usize = 3;
+/// The smallest spread assumed among honest peers' lateness (network jitter), in microseconds.
+const LATENESS_MAD_FLOOR_US: u64 = 1_000;
+
+/// The Tier 2 detector of one epoch.
+#[derive(Debug)]
+pub struct Tier2 {
+    cfg: DetectionConfig,
+    me: OperatorId,
+    epoch: u64,
+    operators: Vec<OperatorId>,
+    views: BTreeMap<u64, ViewRecord>,
+    peers: Vec<PeerRecord>,
+    view: u64,
+    flagged: BTreeMap<(OperatorId, u8), (Suspicion, u64)>,
+}
+
+fn push_bounded<T>(q: &mut VecDeque<T>, item: T, max: usize) {
+    if q.len() >= max {
+        q.pop_front();
+    }
+    q.push_back(item);
+}
+
+/// The median of `values` (sorted in place); 0 when empty.
+pub fn median(values: &mut [u64]) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    values.sort_unstable();
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        values[mid - 1] / 2 + values[mid] / 2 + (values[mid - 1] % 2 + values[mid] % 2) / 2
+    }
+}
+
+/// Whether `x` is a high outlier of `population`: its modified z-score
+/// `0.6745 (x - median) / MAD` exceeds `sensitivity`. With a zero MAD (most peers identical) any
+/// value above the median is an outlier; callers also apply an absolute threshold.
+pub fn is_high_outlier(x: u64, population: &[u64], sensitivity: f64) -> bool {
+    is_high_outlier_floored(x, population, sensitivity, 0)
+}
+
+/// [`is_high_outlier`] with the MAD taken as at least `mad_floor` (the spread honest peers
+/// show anyway, such as network jitter).
+pub fn is_high_outlier_floored(
+    x: u64,
+    population: &[u64],
+    sensitivity: f64,
+    mad_floor: u64,
+) -> bool {
+    let mut values = population.to_vec();
+    let med = median(&mut values);
+    if x <= med {
+        return false;
+    }
+    let mut deviations: Vec<u64> = population.iter().map(|v| v.abs_diff(med)).collect();
+    let mad = median(&mut deviations).max(mad_floor);
+    if mad == 0 {
+        return true;
+    }
+    0.6745 * (x - med) as f64 / mad as f64 > sensitivity
+}
+
+impl Tier2 {
+    /// A detector for `set`'s epoch, run by operator `me`.
+    pub fn new(cfg: DetectionConfig, me: OperatorId, set: &ValidatorSet) -> Self {
+        let operators: Vec<OperatorId> = set.validators.iter().map(|v| v.operator).collect();
+        Self {
+            peers: vec![PeerRecord::default(); operators.len()],
+            cfg,
+            me,
+            epoch: set.epoch,
+            operators,
+            views: BTreeMap::new(),
+            view: 0,
+            flagged: BTreeMap::new(),
+        }
+    }
+
+    fn index(&self, operator: OperatorId) -> Option<usize> {
+        self.operators.binary_search(&operator).ok()
+    }
+
+    fn window(&self) -> u64 {
+        self.cfg.pattern_analysis_window.max(1)
+    }
+
+    fn record(&mut self, view: u64) -> Option<&mut ViewRecord> {
+        // Only views inside the window around the host's view get a record.
+        let window = self.window();
+        if view.saturating_add(window) < self.view || view > self.view.saturating_add(window) {
+            return None;
+        }
+        let n = self.operators.len();
+        Some(self.views.entry(view).or_insert_with(|| ViewRecord {
+            voters: vec![false; n],
+            ..ViewRecord::default()
+        }))
+    }
+
+    /// A message arrived from peer `from` (the authenticated link's operator).
+    pub fn on_message(
+        &mut self,
+        at_us: u64,
+        from: OperatorId,
+        signer: OperatorId,
+        message: &Message,
+        leader_of: impl Fn(u64) -> Option<OperatorId>,
+    ) {
+        self.count(from);
+        if from != signer {
+            return;
+        }
+        let Some(peer) = self.index(from) else {
+            return;
+        };
+        let view = message.view();
+        let me = self.me;
+        let Some(record) = self.record(view) else {
+            return;
+        };
+        if record.leader.is_none() {
+            record.leader = leader_of(view);
+        }
+        let entered = record.entered_us;
+        let is_leader = record.leader == Some(from);
+        let mut late = None;
+        match message {
+            Message::Proposal(p) => {
+                if is_leader {
+                    record.proposal_from_leader = true;
+                    if from == me {
+                        record.my_proposal = Some((p.block.hash(), at_us));
+                    }
+                    late = entered.map(|e| (LATE_PROPOSAL, at_us.saturating_sub(e)));
+                }
+            }
+            Message::Vote(v) => {
+                if let Some((hash, sent)) = record.my_proposal {
+                    if v.block_hash == hash {
+                        record.voters[peer] = true;
+                        late = Some((LATE_VOTE, at_us.saturating_sub(sent)));
+                    }
+                }
+            }
+            Message::Vote2(v) => {
+                if let Some((hash, _)) = record.my_proposal {
+                    if v.block_hash == hash {
+                        record.voters[peer] = true;
+                    }
+                }
+            }
+            Message::Timeout(_) => {}
+        }
+        if is_leader {
+            record.heard_leader = true;
+        }
+        let record_peer = &mut self.peers[peer];
+        record_peer.last_heard_view =
+            Some(record_peer.last_heard_view.map_or(view, |v| v.max(view)));
+        // A peer that talks to this host in a later view confirms the votes it withheld before.
+        while let Some(missed) = record_peer.vote_misses_pending.front().copied() {
+            if missed < view {
+                record_peer.vote_misses_pending.pop_front();
+                push_bounded(&mut record_peer.vote_misses, missed, MAX_COUNTED_VIEWS);
+            } else {
+                break;
+            }
+        }
+        if let Some((kind, lateness)) = late {
+            if from != me {
+                push_bounded(&mut record_peer.lateness[kind], lateness, MAX_SAMPLES);
+            }
+        }
+    }
+
+    /// A certificate arrived from `from` (directly, or inside a proposal with `from` = leader).
+    pub fn on_certificate(&mut self, from: Option<OperatorId>, cert: &Certificate) {
+        if let Some(from) = from {
+            self.count(from);
+        }
+        if cert.kind == CertificateKind::Timeout || cert.epoch != self.epoch {
+            return;
+        }
+        if let Some(record) = self.record(cert.view) {
+            record.certified = true;
+        } else {
+            return;
+        }
+        // A peer whose vote is in another leader's certificate is alive and voting: the votes
+        // it denied this host before that view were withheld selectively.
+        for part in cert.signatures.iter() {
+            let Some(i) = self.index(part.signer) else {
+                continue;
+            };
+            let peer = &mut self.peers[i];
+            peer.last_signed_view = Some(
+                peer.last_signed_view
+                    .map_or(cert.view, |v| v.max(cert.view)),
+            );
+            while let Some(missed) = peer.vote_misses_pending.front().copied() {
+                if missed < cert.view {
+                    peer.vote_misses_pending.pop_front();
+                    push_bounded(&mut peer.selective_misses, missed, MAX_COUNTED_VIEWS);
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// A message this host could not even decode or place (junk) arrived from `from`.
+    pub fn on_junk(&mut self, from: OperatorId) {
+        self.count(from);
+    }
+
+    fn count(&mut self, from: OperatorId) {
+        let view = self.view;
+        let Some(peer) = self.index(from) else {
+            return;
+        };
+        let counts = &mut self.peers[peer].counts;
+        match counts.back_mut() {
+            Some((v, c)) if *v == view => *c += 1,
+            _ => push_bounded(counts, (view, 1), MAX_COUNTED_VIEWS),
+        }
+    }
+
+    /// The host entered `view` at `at_us`; judges the views that are now old enough and
+    /// returns new suspicions (each (accused, behaviour) once per epoch).
+    pub fn on_view(&mut self, at_us: u64, view: u64) -> Vec<Suspicion> {
+        if view <= self.view && self.view != 0 {
+            return Vec::new();
+        }
+        self.view = view;
+        if let Some(record) = self.record(view) {
+            record.entered_us.get_or_insert(at_us);
+        }
+        let window = self.window();
+        let floor = view.saturating_sub(window.saturating_add(GRACE_VIEWS));
+        self.views = self.views.split_off(&floor);
+        let judge_to = view.saturating_sub(GRACE_VIEWS);
+        let due: Vec<u64> = self
+            .views
+            .range(..judge_to)
+            .filter(|(_, r)| !r.judged)
+            .map(|(v, _)| *v)
+            .collect();
+        for v in due {
+            self.judge(v);
+        }
+        self.evaluate()
+    }
+
+    fn judge(&mut self, view: u64) {
+        let me = self.me;
+        let Some(record) = self.views.get_mut(&view) else {
+            return;
+        };
+        record.judged = true;
+        let record = record.clone();
+        if let Some(leader) = record.leader.filter(|l| *l != me) {
+            if let Some(i) = self.index(leader) {
+                if !record.proposal_from_leader {
+                    if record.heard_leader && !record.certified {
+                        push_bounded(&mut self.peers[i].proposal_misses, view, MAX_COUNTED_VIEWS);
+                    } else if record.certified && !record.heard_leader {
+                        push_bounded(&mut self.peers[i].selective_misses, view, MAX_COUNTED_VIEWS);
+                    }
+                }
+            }
+        }
+        if record.my_proposal.is_some() && record.certified {
+            for (i, voted) in record.voters.iter().enumerate() {
+                if !voted && self.operators[i] != me {
+                    push_bounded(
+                        &mut self.peers[i].vote_misses_pending,
+                        view,
+                        MAX_COUNTED_VIEWS,
+                    );
+                }
+            }
+        }
+    }
+
+    fn evaluate(&mut self) -> Vec<Suspicion> {
+        let window = self.window();
+        let from = self.view.saturating_sub(window);
+        let cfg = self.cfg.clone();
+        // Rates per peer over the window, for the robust statistics.
+        let rates: Vec<u64> = self
+            .peers
+            .iter()
+            .map(|p| {
+                let (sum, views) = p
+                    .counts
+                    .iter()
+                    .filter(|(v, _)| *v >= from && *v < self.view)
+                    .fold((0u64, 0u64), |(s, n), (_, c)| (s + c, n + 1));
+                if views == 0 {
+                    0
+                } else {
+                    sum / views.max(window.min(8))
+                }
+            })
+            .collect();
+        let medians: [Vec<Option<u64>>; 2] = std::array::from_fn(|kind| {
+            self.peers
+                .iter()
+                .map(|p| {
+                    (p.lateness[kind].len() >= MIN_SAMPLES).then(|| {
+                        let mut v: Vec<u64> = p.lateness[kind].iter().copied().collect();
+                        median(&mut v)
+                    })
+                })
+                .collect()
+        });
+        let mut found = Vec::new();
+        for (i, peer) in self.peers.iter_mut().enumerate() {
+            let accused = self.operators[i];
+            if accused == self.me {
+                continue;
+            }
+            for q in [
+                &mut peer.proposal_misses,
+                &mut peer.vote_misses,
+                &mut peer.selective_misses,
+            ] {
+                while q.front().is_some_and(|v| *v < from) {
+                    q.pop_front();
+                }
+            }
+            let in_window = |q: &VecDeque<u64>| {
+                (
+                    q.len() as u64,
+                    q.front().copied().unwrap_or(from),
+                    q.back().copied().unwrap_or(from),
+                )
+            };
+            let mut flag = |behaviour: Behaviour, measured: u64, first: u64, last: u64| {
+                found.push(Suspicion {
+                    accused,
+                    behaviour,
+                    epoch: self.epoch,
+                    first_view: first,
+                    last_view: last.max(first),
+                    measured,
+                });
+            };
+            let (n, first, last) = in_window(&peer.proposal_misses);
+            if n >= u64::from(cfg.proposal_withholding_min_views) {
+                flag(Behaviour::ProposalWithholding, n, first, last);
+            }
+            let (n, first, last) = in_window(&peer.vote_misses);
+            if n >= u64::from(cfg.vote_withholding_min_views) {
+                flag(Behaviour::VoteWithholding, n, first, last);
+            }
+            let (n, first, last) = in_window(&peer.selective_misses);
+            if n >= u64::from(cfg.selective_min_views) {
+                flag(Behaviour::SelectiveConnectivity, n, first, last);
+            }
+            let rate = rates[i];
+            if rate >= cfg.flooding_min_per_view
+                && is_high_outlier(rate, &rates, cfg.detection_sensitivity)
+            {
+                flag(
+                    Behaviour::MessageFlooding,
+                    rate,
+                    from,
+                    self.view.saturating_sub(1),
+                );
+            }
+            let mut excess_max = 0u64;
+            for kind_medians in &medians {
+                let Some(mine) = kind_medians[i] else {
+                    continue;
+                };
+                let population: Vec<u64> = kind_medians.iter().flatten().copied().collect();
+                if population.len() < 3 {
+                    continue;
+                }
+                let mut sorted = population.clone();
+                let baseline = median(&mut sorted);
+                let excess = mine.saturating_sub(baseline);
+                if excess >= cfg.timing_min_delay_ms.saturating_mul(1_000)
+                    && is_high_outlier_floored(
+                        mine,
+                        &population,
+                        cfg.detection_sensitivity,
+                        LATENESS_MAD_FLOOR_US,
+                    )
+                {
+                    excess_max = excess_max.max(excess);
+                }
+            }
+            if excess_max > 0 {
+                flag(
+                    Behaviour::TimingManipulation,
+                    excess_max / 1_000,
+                    from,
+                    self.view.saturating_sub(1),
+                );
+            }
+        }
+        let mut new = Vec::new();
+        for s in found {
+            let key = (s.accused, s.behaviour as u8);
+            if !self.flagged.contains_key(&key) {
+                new.push(s);
+            }
+            self.flagged.insert(key, (s, self.view));
+        }
+        new
+    }
+
+    /// Whether this host saw the same behaviour itself (within its window): the condition for
+    /// co-signing a peer's accusation.
+    pub fn endorses(&self, accused: OperatorId, behaviour: Behaviour, epoch: u64) -> bool {
+        epoch == self.epoch
+            && self
+                .flagged
+                .get(&(accused, behaviour as u8))
+                .is_some_and(|(_, at)| at.saturating_add(self.window()) >= self.view)
+    }
+
+    /// The epoch judged.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The host's view as last reported.
+    pub fn view(&self) -> u64 {
+        self.view
+    }
+
+    /// Current suspicions (for status reports).
+    pub fn suspicions(&self) -> impl Iterator<Item = &Suspicion> {
+        self.flagged.values().map(|(s, _)| s)
+    }
+}

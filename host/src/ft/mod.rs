@@ -1,0 +1,24 @@
+//! The fault-tolerance layer a validator's host runs beside its consensus replica (BRIEF
+//! section 4): it watches every consensus message, proves or witnesses misbehaviour, relays it
+//! to the chain, feeds the chain's isolation decisions back into the validator set, recovers
+//! from stuck views, partitions and lost disks, and reports health.
+//!
+//! ## Code map
+//! - [`config`]: [`FaultToleranceConfig`], read from `warden.toml`.
+//! - [`detect`]: the [`ByzantineDetector`]: Tier 1 conflict index and Tier 2 windows.
+//! - [`relay`]: the [`EvidenceCollector`]'s persistent queue and the relayer that submits it.
+//! - [`recovery`]: stuck views, partitions, checkpoints.
+//! - [`monitor`]: consensus, network and validator-set health, tolerance margin, anomalies.
+//! - [`metrics`]: the Prometheus text exposition and its HTTP endpoint.
+//! - [`manager`]: the [`FaultToleranceManager`] facade over the parts above.
+//! - [`test_utils`]: test support for teams integrating Warden into their own node.
+
+pub mod config;
+pub mod detect;
+pub mod metrics;
+pub mod monitor;
+pub mod recovery;
+pub mod relay;
+
+pub use config::FaultToleranceConfig;
+pub use detect::ByzantineDetector;

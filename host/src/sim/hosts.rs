@@ -1,0 +1,1124 @@
+//! The fault-tolerance layer closed over the simulator and the embedded chain: every honest
+//! validator runs a host beside its replica ([`Host`]: a [`ByzantineDetector`] fed every
+//! message the replica receives, and an [`EvidenceCollector`] whose queue lives on disk); the
+//! hosts co-sign each other's accusations over the simulated network; an embedded chain
+//! ([`Chain`], redb on disk, the module in wasm) produces a block every `block_interval_us` of
+//! simulated time; and every `epoch_heights` committed heights the validator set is rebuilt
+//! from the module's isolation state and leader schedule ([`Hosts::next_epoch`]).
+//!
+//! Architecture invariant: the simulated network's validator set and leader schedule of each
+//! epoch after the first are exactly the module's: its set (without banned and zero-power
+//! operators) and the schedule it computed.
+//!
+//! Hosts of Byzantine operators are not run: they could only withhold co-signatures or
+//! co-sign falsely, and an accusation needs more than a third of the power, so at least one
+//! honest witness, either way.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use ed25519_dalek::SigningKey;
+use serde::Serialize;
+use warden_module::codec::{BoundedBytes, BoundedVec};
+use warden_module::crypto::Verifier;
+use warden_module::evidence::{Accusation, OffenceClass, WitnessSignature, WitnessedAccusation};
+use warden_module::isolation;
+use warden_module::msg::{Event, Msg, Query, QueryResponse, Rotation};
+use warden_module::schedule::LeaderSchedule;
+use warden_module::state::IsolationState;
+use warden_module::validators::{ValidatorInfo, ValidatorSet};
+use warden_module::wire::{
+    Certificate, CertificateKind, Message, OperatorId, PublicKey, SignedMessage,
+};
+
+use super::context::Context;
+use super::replica::{Dest, NodeId, Payload};
+use crate::chain::genesis::GenesisFile;
+use crate::chain::{succeeded, Chain};
+use crate::ft::config::FaultToleranceConfig;
+use crate::ft::detect::{ByzantineDetector, Finding, Observed};
+use crate::ft::recovery::Checkpoint;
+use crate::ft::relay::{describe, EmbeddedSubmitter, EvidenceCollector};
+use crate::testkit::{public, sign};
+
+/// A host-to-host message: an accusation looking for co-signers, or a co-signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostMessage {
+    /// "I saw this; did you?" with the sender's own signature.
+    Accuse(Accusation, WitnessSignature),
+    /// "I saw it too."
+    Endorse(Accusation, WitnessSignature),
+    /// The proposal this host saw in a view that failed, so that a leader who showed each
+    /// half of the network a different block is caught.
+    Forward(SignedMessage),
+}
+
+/// One honest validator's fault-tolerance host.
+pub struct Host {
+    /// Its node.
+    pub node: NodeId,
+    /// Its operator.
+    pub operator: OperatorId,
+    key: SigningKey,
+    detector: ByzantineDetector,
+    relayer: EvidenceCollector,
+    pending: BTreeMap<Vec<u8>, Collecting>,
+    accused: BTreeSet<(OperatorId, u8, u64)>,
+    view: u64,
+    checkpoint: Option<Checkpoint>,
+    lock: Option<Certificate>,
+    proposals: BTreeMap<u64, SignedMessage>,
+    certified: BTreeSet<u64>,
+}
+
+/// Recent views whose proposal a host keeps to forward if the view fails.
+const FORWARD_VIEWS: usize = 4;
+
+struct Collecting {
+    accusation: Accusation,
+    witnesses: BTreeMap<OperatorId, WitnessSignature>,
+}
+
+/// When things happened to one offence, in simulated microseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct FaultTimeline {
+    /// The offender.
+    pub operator: OperatorId,
+    /// The offence class.
+    pub class: String,
+    /// 1 (provable) or 2 (witnessed).
+    pub tier: u8,
+    /// When the offence became provable (Tier 1: the second conflicting message was sent),
+    /// or when the behaviour began (Tier 2: the run's start).
+    pub onset_us: u64,
+    /// The first host detection.
+    pub detected_us: Option<u64>,
+    /// The detecting host's view then.
+    pub detected_view: Option<u64>,
+    /// Hosts that detected it on their own.
+    pub detectors: u32,
+    /// Tier 2: when the accusation gathered enough co-signers.
+    pub witnessed_us: Option<u64>,
+    /// When the chain included the evidence or accusation.
+    pub on_chain_us: Option<u64>,
+    /// The chain height that included it.
+    pub on_chain_height: Option<u64>,
+    /// What the module decided (banned, quarantined, warned).
+    pub isolation: Option<String>,
+    /// When the isolation was recorded.
+    pub isolated_us: Option<u64>,
+    /// When the offender's power was taken away (the next epoch's start).
+    pub power_lost_us: Option<u64>,
+}
+
+/// One epoch of the run.
+#[derive(Clone, Debug, Serialize)]
+pub struct EpochRecord {
+    /// The epoch.
+    pub epoch: u64,
+    /// When it started.
+    pub start_us: u64,
+    /// The committed height it started from.
+    pub start_height: u64,
+    /// Its validators and their power.
+    pub validators: Vec<(OperatorId, u64)>,
+    /// Operators left out and why.
+    pub excluded: Vec<(OperatorId, String)>,
+}
+
+/// An isolation change the chain recorded.
+#[derive(Clone, Debug, Serialize)]
+pub struct IsolationChange {
+    /// When (the block's time).
+    pub at_us: u64,
+    /// The chain height.
+    pub height: u64,
+    /// The operator.
+    pub operator: OperatorId,
+    /// `banned`, `quarantined`, `deferred`, `probation`, `rehabilitated`, `warned`.
+    pub change: String,
+}
+
+/// What the fault-tolerance layer did in a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct WardenReport {
+    /// Per offence.
+    pub faults: Vec<FaultTimeline>,
+    /// Per epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Isolation changes, in order.
+    pub isolation: Vec<IsolationChange>,
+    /// Honest operators the chain accused, quarantined or banned (must stay empty).
+    pub honest_isolated: Vec<OperatorId>,
+    /// Chain blocks produced.
+    pub chain_height: u64,
+    /// Evidence transactions included.
+    pub evidence_included: u64,
+    /// Accusation transactions included.
+    pub accusations_included: u64,
+    /// Relayed transactions the module refused as already known (harmless resubmissions).
+    pub duplicates: u64,
+    /// Relayed transactions refused for another reason.
+    pub refused: u64,
+    /// Slashing proposals made.
+    pub slashing_proposals: u64,
+    /// Messages all detectors observed.
+    pub observed: u64,
+    /// Signature checks detectors made because of a candidate conflict.
+    pub detector_verifications: u64,
+    /// Host crashes the relay queues survived.
+    pub host_restarts: u64,
+}
+
+fn ms_opt(from: u64, to: Option<u64>) -> String {
+    to.map_or("-".into(), |t| {
+        format!("{:.1}", t.saturating_sub(from) as f64 / 1_000.0)
+    })
+}
+
+impl WardenReport {
+    /// The fault-tolerance part of a run's summary.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "  chain: {} blocks, {} evidence and {} accusations included, {} resubmissions refused as duplicates, {} other refusals, {} slashing proposals",
+            self.chain_height,
+            self.evidence_included,
+            self.accusations_included,
+            self.duplicates,
+            self.refused,
+            self.slashing_proposals
+        );
+        if !self.faults.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {:<9} {:<22} {:>4} {:>9} {:>6} {:>9} {:>9} {:>12} {:>10}",
+                "offender",
+                "offence",
+                "tier",
+                "detect ms",
+                "view",
+                "chain ms",
+                "isolate",
+                "isolated ms",
+                "power ms"
+            );
+        }
+        for f in &self.faults {
+            let _ = writeln!(
+                s,
+                "  {:<9} {:<22} {:>4} {:>9} {:>6} {:>9} {:>9} {:>12} {:>10}",
+                format!("v{}", f.operator),
+                f.class,
+                f.tier,
+                ms_opt(f.onset_us, f.detected_us),
+                f.detected_view.map_or("-".into(), |v| v.to_string()),
+                ms_opt(f.onset_us, f.on_chain_us),
+                f.isolation.as_deref().unwrap_or("-"),
+                ms_opt(f.onset_us, f.isolated_us),
+                ms_opt(f.onset_us, f.power_lost_us),
+            );
+        }
+        let epochs: Vec<String> = self
+            .epochs
+            .iter()
+            .map(|e| {
+                let out: Vec<String> = e
+                    .excluded
+                    .iter()
+                    .map(|(op, why)| format!("v{op} {why}"))
+                    .collect();
+                if out.is_empty() {
+                    format!("{}@{}ms", e.epoch, e.start_us / 1_000)
+                } else {
+                    format!(
+                        "{}@{}ms (without {})",
+                        e.epoch,
+                        e.start_us / 1_000,
+                        out.join(", ")
+                    )
+                }
+            })
+            .collect();
+        let changed: Vec<&String> = epochs
+            .iter()
+            .zip(&self.epochs)
+            .filter(|(_, e)| !e.excluded.is_empty() || e.epoch == self.epochs[0].epoch)
+            .map(|(text, _)| text)
+            .collect();
+        let _ = writeln!(
+            s,
+            "  epochs: {} ({} with isolated operators: {})",
+            self.epochs.len(),
+            changed.len().saturating_sub(1),
+            changed
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+        if self.honest_isolated.is_empty() {
+            let _ = writeln!(s, "  no honest validator accused or isolated");
+        } else {
+            let _ = writeln!(
+                s,
+                "  HONEST VALIDATORS ACCUSED OR ISOLATED: {:?}",
+                self.honest_isolated
+            );
+        }
+        s
+    }
+}
+
+/// Settings of the closed loop, from the scenario's `[warden]` table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WardenSpec {
+    /// Committed heights per epoch.
+    #[serde(default = "default_epoch_heights")]
+    pub epoch_heights: u64,
+    /// Simulated time between chain blocks, in microseconds.
+    #[serde(default = "default_block_interval")]
+    pub block_interval_us: u64,
+    /// Blocks of a first quarantine on the chain.
+    #[serde(default = "default_quarantine")]
+    pub quarantine_blocks: u64,
+    /// Operators whose hosts relay to the chain (default: every honest one).
+    #[serde(default)]
+    pub relayers: Option<Vec<u32>>,
+}
+
+fn default_epoch_heights() -> u64 {
+    40
+}
+fn default_block_interval() -> u64 {
+    100_000
+}
+fn default_quarantine() -> u64 {
+    50
+}
+
+impl Default for WardenSpec {
+    fn default() -> Self {
+        Self {
+            epoch_heights: default_epoch_heights(),
+            block_interval_us: default_block_interval(),
+            quarantine_blocks: default_quarantine(),
+            relayers: None,
+        }
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: u64) -> anyhow::Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir =
+            std::env::temp_dir().join(format!("warden-sim-{}-{tag:x}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Everything the closed loop owns.
+pub struct Hosts {
+    spec: WardenSpec,
+    cfg: FaultToleranceConfig,
+    chain_id: u64,
+    chain: Chain,
+    authority: SigningKey,
+    _dir: Option<TempDir>,
+    dir: PathBuf,
+    hosts: Vec<Option<Host>>,
+    honest: Vec<bool>,
+    relays: Vec<bool>,
+    node_operator: Vec<OperatorId>,
+    keys: Vec<SigningKey>,
+    nominal: BTreeMap<OperatorId, u64>,
+    banned: BTreeSet<OperatorId>,
+    set: ValidatorSet,
+    /// The report being built.
+    pub report: WardenReport,
+    timeline: BTreeMap<(OperatorId, OffenceClass), FaultTimeline>,
+    detected_by: BTreeMap<(OperatorId, OffenceClass), BTreeSet<OperatorId>>,
+    onsets: BTreeMap<(OperatorId, OffenceClass), u64>,
+    /// The committed height at which the next epoch starts.
+    pub next_epoch_height: u64,
+}
+
+/// What the world must do for the hosts.
+pub enum HostAction {
+    /// Send a host message from a node.
+    Send(NodeId, Dest, Rc<Payload>),
+}
+
+fn class_name(class: OffenceClass) -> String {
+    format!("{class:?}")
+}
+
+fn ms(us: u64) -> u64 {
+    us / 1_000
+}
+
+impl Hosts {
+    /// The loop for a run over `set` (the first epoch's), whose node `i` is run by
+    /// `node_operator[i]` signing with `keys[operator]`. `data_dir` holds the chain and the
+    /// relay queues (a temporary directory when `None`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        spec: WardenSpec,
+        cfg: FaultToleranceConfig,
+        chain_id: u64,
+        set: ValidatorSet,
+        keys: Vec<SigningKey>,
+        node_operator: Vec<OperatorId>,
+        honest_node: Vec<bool>,
+        data_dir: Option<&Path>,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let (tmp, dir) = match data_dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                (None, d.to_path_buf())
+            }
+            None => {
+                let t = TempDir::new(seed)?;
+                let d = t.0.clone();
+                (Some(t), d)
+            }
+        };
+        let authority = crate::testkit::key(0xA07);
+        let mut config = warden_module::config::Config::default();
+        config.isolation.short_quarantine_blocks = spec.quarantine_blocks;
+        config.isolation.long_quarantine_blocks = spec.quarantine_blocks.saturating_mul(4);
+        let genesis = GenesisFile {
+            chain_id,
+            epoch: set.epoch,
+            time_ms: 0,
+            authority: hex::encode(public(&authority).0),
+            runtime: Default::default(),
+            validators: set
+                .validators
+                .iter()
+                .map(|v| crate::chain::genesis::ValidatorToml {
+                    operator: v.operator,
+                    name: String::from_utf8_lossy(v.name.as_bytes()).into_owned(),
+                    key: hex::encode(v.key.0),
+                    power: v.power,
+                })
+                .collect(),
+            config: (&config).into(),
+        };
+        let chain_dir = dir.join("chain");
+        let chain = if chain_dir.join(crate::chain::DB_FILE).exists() {
+            Chain::open(&chain_dir)?
+        } else {
+            Chain::init(&genesis, &chain_dir)?
+        };
+        let relays = (0..node_operator.len())
+            .map(|n| {
+                honest_node[n]
+                    && spec
+                        .relayers
+                        .as_ref()
+                        .is_none_or(|r| r.contains(&node_operator[n]))
+            })
+            .collect();
+        let nominal = set
+            .validators
+            .iter()
+            .map(|v| (v.operator, v.power))
+            .collect();
+        let mut hosts = Self {
+            next_epoch_height: spec.epoch_heights.max(1),
+            spec,
+            cfg,
+            chain_id,
+            chain,
+            authority,
+            _dir: tmp,
+            dir,
+            hosts: (0..node_operator.len()).map(|_| None).collect(),
+            honest: honest_node,
+            relays,
+            node_operator,
+            keys,
+            nominal,
+            banned: BTreeSet::new(),
+            set: set.clone(),
+            report: WardenReport::default(),
+            timeline: BTreeMap::new(),
+            detected_by: BTreeMap::new(),
+            onsets: BTreeMap::new(),
+        };
+        hosts.report.epochs.push(EpochRecord {
+            epoch: set.epoch,
+            start_us: 0,
+            start_height: 0,
+            validators: set
+                .validators
+                .iter()
+                .map(|v| (v.operator, v.power))
+                .collect(),
+            excluded: Vec::new(),
+        });
+        Ok(hosts)
+    }
+
+    /// The chain (for reports and tests).
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Starts (or restarts after a crash) the host of `node`, with the schedule of the current
+    /// epoch. Its relay queue is reopened from disk.
+    pub fn boot(&mut self, node: NodeId, schedule: &LeaderSchedule) -> anyhow::Result<()> {
+        let i = node as usize;
+        if !self.honest.get(i).copied().unwrap_or(false) || self.hosts[i].is_some() {
+            return Ok(());
+        }
+        let operator = self.node_operator[i];
+        let mut detector = ByzantineDetector::new(operator, self.cfg.detection.clone());
+        detector.start_epoch(self.chain_id, self.set.clone(), schedule.clone());
+        let dir = crate::ft::relay::relay_dir(&self.dir.join(format!("host-{node}")));
+        let relayer = EvidenceCollector::open(&dir, self.cfg.relayer.clone())?;
+        self.hosts[i] = Some(Host {
+            node,
+            operator,
+            key: self.keys[operator as usize].clone(),
+            detector,
+            relayer,
+            pending: BTreeMap::new(),
+            accused: BTreeSet::new(),
+            view: 0,
+            checkpoint: None,
+            lock: None,
+            proposals: BTreeMap::new(),
+            certified: BTreeSet::new(),
+        });
+        Ok(())
+    }
+
+    /// The host of `node` crashed: everything in memory is lost, the relay queue stays.
+    pub fn crash(&mut self, node: NodeId) {
+        if let Some(slot) = self.hosts.get_mut(node as usize) {
+            if slot.take().is_some() {
+                self.report.host_restarts += 1;
+            }
+        }
+    }
+
+    /// Records that `operator` committed an offence of `class`, provable from `at_us`.
+    pub fn on_offence(&mut self, operator: OperatorId, class: OffenceClass, at_us: u64) {
+        self.onsets.entry((operator, class)).or_insert(at_us);
+    }
+
+    /// The replica of `node` is in `view` at `now`.
+    pub fn on_view(&mut self, now: u64, node: NodeId, view: u64, out: &mut Vec<HostAction>) {
+        let Some(host) = self.hosts.get_mut(node as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        if view <= host.view {
+            return;
+        }
+        host.view = view;
+        // Views left without a certificate: show peers the proposal seen there.
+        let failed: Vec<u64> = host.proposals.range(..view).map(|(v, _)| *v).collect();
+        for v in failed {
+            if let Some(p) = host.proposals.remove(&v) {
+                if !host.certified.contains(&v) {
+                    out.push(HostAction::Send(
+                        node,
+                        Dest::All,
+                        Rc::new(Payload::Host(HostMessage::Forward(p))),
+                    ));
+                }
+            }
+        }
+        let floor = view.saturating_sub(FORWARD_VIEWS as u64);
+        host.certified = host.certified.split_off(&floor);
+        let mut findings = Vec::new();
+        host.detector.on_view(now, view, &mut findings);
+        self.handle(now, node, findings, out);
+    }
+
+    /// `payload` from `from` reached `to` at `now`.
+    pub fn observe(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        to: NodeId,
+        payload: &Payload,
+        ctx: &Context,
+        out: &mut Vec<HostAction>,
+    ) {
+        let from_op = self
+            .node_operator
+            .get(from as usize)
+            .copied()
+            .unwrap_or(u32::MAX);
+        let Some(host) = self.hosts.get_mut(to as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let verifier = CtxVerifier(ctx);
+        let mut findings = Vec::new();
+        match payload {
+            Payload::Signed(s) => {
+                if let Message::Proposal(p) = &s.message {
+                    if s.epoch == self.set.epoch && p.view + FORWARD_VIEWS as u64 > host.view {
+                        host.proposals.entry(p.view).or_insert_with(|| s.clone());
+                        while host.proposals.len() > FORWARD_VIEWS {
+                            host.proposals.pop_first();
+                        }
+                    }
+                }
+                host.detector
+                    .observe(now, from_op, Observed::Signed(s), &verifier, &mut findings)
+            }
+            Payload::Cert(c) => {
+                // Candidates for peers restoring from a checkpoint (verified when used).
+                match c.kind {
+                    CertificateKind::Vote2
+                        if host
+                            .checkpoint
+                            .as_ref()
+                            .is_none_or(|k| k.cert.view < c.view) =>
+                    {
+                        if let Some(header) = ctx.header(&c.block_hash) {
+                            host.checkpoint = Some(Checkpoint {
+                                header,
+                                cert: c.clone(),
+                            });
+                        }
+                    }
+                    CertificateKind::Vote if host.lock.as_ref().is_none_or(|k| k.view < c.view) => {
+                        host.lock = Some(c.clone());
+                    }
+                    _ => {}
+                }
+                if c.kind != CertificateKind::Timeout && c.view + FORWARD_VIEWS as u64 > host.view {
+                    host.certified.insert(c.view);
+                }
+                host.detector.observe(
+                    now,
+                    from_op,
+                    Observed::Certificate(c),
+                    &verifier,
+                    &mut findings,
+                )
+            }
+            Payload::Host(m) => {
+                self.on_host_message(now, from, to, m, ctx, out);
+                return;
+            }
+        }
+        self.handle(now, to, findings, out);
+    }
+
+    fn handle(
+        &mut self,
+        now: u64,
+        node: NodeId,
+        findings: Vec<Finding>,
+        out: &mut Vec<HostAction>,
+    ) {
+        for finding in findings {
+            match finding {
+                Finding::Evidence { offence, evidence } => {
+                    let key = (offence.operator, offence.class);
+                    self.note_detection(now, node, key, 1);
+                    self.collect(now, node, Msg::SubmitEvidence(evidence));
+                }
+                Finding::Suspicion(s) => {
+                    let key = (s.accused, s.behaviour.class());
+                    self.note_detection(now, node, key, 2);
+                    let Some(host) = self.hosts[node as usize].as_mut() else {
+                        continue;
+                    };
+                    if !self.cfg.isolation.automatic_isolation
+                        || !host.accused.insert((s.accused, s.behaviour as u8, s.epoch))
+                    {
+                        continue;
+                    }
+                    let accusation = Accusation {
+                        accused: s.accused,
+                        behaviour: s.behaviour,
+                        epoch: s.epoch,
+                        first_view: s.first_view,
+                        last_view: s.last_view,
+                        measured: s.measured,
+                    };
+                    let own = witness(&host.key, host.operator, &accusation, self.chain_id);
+                    let mut witnesses = BTreeMap::new();
+                    witnesses.insert(host.operator, own);
+                    host.pending.insert(
+                        borsh::to_vec(&accusation).unwrap_or_default(),
+                        Collecting {
+                            accusation,
+                            witnesses,
+                        },
+                    );
+                    out.push(HostAction::Send(
+                        node,
+                        Dest::All,
+                        Rc::new(Payload::Host(HostMessage::Accuse(accusation, own))),
+                    ));
+                    self.try_submit_accusation(
+                        now,
+                        node,
+                        &borsh::to_vec(&accusation).unwrap_or_default(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn note_detection(
+        &mut self,
+        now: u64,
+        node: NodeId,
+        key: (OperatorId, OffenceClass),
+        tier: u8,
+    ) {
+        let view = self.hosts[node as usize].as_ref().map(|h| h.view);
+        let detector = self.node_operator[node as usize];
+        let onset = self.onsets.get(&key).copied().unwrap_or(0);
+        let entry = self.timeline.entry(key).or_insert_with(|| FaultTimeline {
+            operator: key.0,
+            class: class_name(key.1),
+            tier,
+            onset_us: onset,
+            ..FaultTimeline::default()
+        });
+        if entry.detected_us.is_none() {
+            entry.detected_us = Some(now);
+            entry.detected_view = view;
+        }
+        if self.detected_by.entry(key).or_default().insert(detector) {
+            entry.detectors += 1;
+        }
+    }
+
+    fn collect(&mut self, now: u64, node: NodeId, msg: Msg) {
+        if !self.relays[node as usize] {
+            return;
+        }
+        if let Msg::SubmitEvidence(e) = &msg {
+            // The chain bans once; more evidence against a banned operator changes nothing.
+            if e.offence().is_ok_and(|o| self.banned.contains(&o.operator)) {
+                return;
+            }
+        }
+        let Some(host) = self.hosts[node as usize].as_mut() else {
+            return;
+        };
+        let label = describe(&msg);
+        // A refusal here means the module would refuse it too: nothing is lost by dropping it.
+        let _ = host.relayer.collect(&msg, &label, ms(now), &self.chain);
+    }
+
+    fn on_host_message(
+        &mut self,
+        now: u64,
+        from: NodeId,
+        to: NodeId,
+        message: &HostMessage,
+        ctx: &Context,
+        out: &mut Vec<HostAction>,
+    ) {
+        let chain_id = self.chain_id;
+        let Some(host) = self.hosts.get_mut(to as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        match message {
+            HostMessage::Accuse(accusation, _) => {
+                if from != to && host.detector.endorses(accusation) {
+                    let sig = witness(&host.key, host.operator, accusation, chain_id);
+                    out.push(HostAction::Send(
+                        to,
+                        Dest::Nodes(Rc::new(vec![from])),
+                        Rc::new(Payload::Host(HostMessage::Endorse(*accusation, sig))),
+                    ));
+                }
+            }
+            HostMessage::Forward(signed) => {
+                let mut findings = Vec::new();
+                host.detector
+                    .observe_forwarded(signed, &CtxVerifier(ctx), &mut findings);
+                self.handle(now, to, findings, out);
+            }
+            HostMessage::Endorse(accusation, sig) => {
+                let key = borsh::to_vec(accusation).unwrap_or_default();
+                let Some(collecting) = host.pending.get_mut(&key) else {
+                    return;
+                };
+                if sig.witness == accusation.accused
+                    || collecting.witnesses.contains_key(&sig.witness)
+                {
+                    return;
+                }
+                // Only a valid signature of a member counts.
+                let ok = self.set.get(sig.witness).is_some_and(|v| {
+                    CtxVerifier(ctx).verify(
+                        &v.key,
+                        &accusation.signing_bytes(chain_id),
+                        &sig.signature,
+                    )
+                });
+                if ok {
+                    collecting.witnesses.insert(sig.witness, *sig);
+                    self.try_submit_accusation(now, to, &key);
+                }
+            }
+        }
+    }
+
+    fn try_submit_accusation(&mut self, now: u64, node: NodeId, key: &[u8]) {
+        let Some(host) = self.hosts[node as usize].as_mut() else {
+            return;
+        };
+        let Some(collecting) = host.pending.get(key) else {
+            return;
+        };
+        let power: u64 = collecting
+            .witnesses
+            .keys()
+            .map(|w| self.set.power_of(*w))
+            .sum();
+        let threshold = (u128::from(self.set.total_power)
+            * u128::from(self.cfg.evidence.evidence_aggregation_threshold_ppm)
+            / 1_000_000) as u64;
+        let needed = threshold.max(self.set.one_third_plus());
+        if power < needed || collecting.witnesses.len() < self.cfg.evidence.minimum_witness_count {
+            return;
+        }
+        let Some(collecting) = host.pending.remove(key) else {
+            return;
+        };
+        let accusation = collecting.accusation;
+        let witnesses: Vec<WitnessSignature> = collecting.witnesses.into_values().collect();
+        let tkey = (accusation.accused, accusation.behaviour.class());
+        if let Some(t) = self.timeline.get_mut(&tkey) {
+            t.witnessed_us.get_or_insert(now);
+        }
+        let Some(witnesses) = BoundedVec::new(witnesses) else {
+            return;
+        };
+        self.collect(
+            now,
+            node,
+            Msg::SubmitAccusation(WitnessedAccusation {
+                accusation,
+                witnesses,
+            }),
+        );
+    }
+
+    /// A chain block at `now`: every live relayer submits what it has, the block is produced,
+    /// and its events are recorded.
+    pub fn produce_block(&mut self, now: u64) -> anyhow::Result<()> {
+        for host in self.hosts.iter_mut().flatten() {
+            let mut submitter = EmbeddedSubmitter {
+                chain: &mut self.chain,
+                key: host.key.clone(),
+            };
+            let report = host.relayer.tick(ms(now), &mut submitter);
+            self.report.duplicates += report.already_on_chain.len() as u64;
+            self.report.refused += report.refused.len() as u64;
+        }
+        let header = self.chain.produce_block(ms(now))?;
+        self.report.chain_height = header.height;
+        let Some(block) = self.chain.block(header.height)? else {
+            return Ok(());
+        };
+        for hash in &block.txs {
+            let Some(record) = self.chain.tx(hash)? else {
+                continue;
+            };
+            if !succeeded(&record.result.status) {
+                continue;
+            }
+            for event in &record.result.events {
+                self.on_event(now, header.height, event);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, now: u64, height: u64, event: &Event) {
+        let honest_op = |op: OperatorId, me: &Self| {
+            me.node_operator
+                .iter()
+                .zip(&me.honest)
+                .any(|(o, h)| *o == op && *h)
+        };
+        let change = |me: &mut Self, operator: OperatorId, what: &str| {
+            me.report.isolation.push(IsolationChange {
+                at_us: now,
+                height,
+                operator,
+                change: what.to_string(),
+            });
+        };
+        match event {
+            Event::EvidenceAccepted { offence, .. } | Event::AccusationAccepted { offence, .. } => {
+                if matches!(event, Event::EvidenceAccepted { .. }) {
+                    self.report.evidence_included += 1;
+                } else {
+                    self.report.accusations_included += 1;
+                }
+                if honest_op(offence.operator, self) {
+                    self.report.honest_isolated.push(offence.operator);
+                }
+                let key = (offence.operator, offence.class);
+                let onset = self.onsets.get(&key).copied().unwrap_or(0);
+                let t = self.timeline.entry(key).or_insert_with(|| FaultTimeline {
+                    operator: key.0,
+                    class: class_name(key.1),
+                    tier: if matches!(event, Event::EvidenceAccepted { .. }) {
+                        1
+                    } else {
+                        2
+                    },
+                    onset_us: onset,
+                    ..FaultTimeline::default()
+                });
+                if t.on_chain_us.is_none() {
+                    t.on_chain_us = Some(now);
+                    t.on_chain_height = Some(height);
+                }
+            }
+            Event::Banned { operator, class } => {
+                change(self, *operator, "banned");
+                self.banned.insert(*operator);
+                if honest_op(*operator, self) {
+                    self.report.honest_isolated.push(*operator);
+                }
+                if let Some(t) = self.timeline.get_mut(&(*operator, *class)) {
+                    t.isolation.get_or_insert_with(|| "banned".into());
+                    t.isolated_us.get_or_insert(now);
+                }
+            }
+            Event::Quarantined { operator, .. }
+            | Event::QuarantineDeferred { operator }
+            | Event::Warned { operator, .. } => {
+                let what = match event {
+                    Event::Quarantined { .. } => "quarantined",
+                    Event::QuarantineDeferred { .. } => "deferred",
+                    _ => "warned",
+                };
+                change(self, *operator, what);
+                if honest_op(*operator, self) {
+                    self.report.honest_isolated.push(*operator);
+                }
+                for t in self
+                    .timeline
+                    .values_mut()
+                    .filter(|t| t.operator == *operator && t.tier == 2)
+                {
+                    if t.on_chain_us.is_some() && t.isolation.is_none() {
+                        t.isolation = Some(what.into());
+                        t.isolated_us = Some(now);
+                    }
+                }
+            }
+            Event::ProbationStarted { operator } => change(self, *operator, "probation"),
+            Event::Rehabilitated { operator } => change(self, *operator, "rehabilitated"),
+            Event::SlashingProposed { .. } => self.report.slashing_proposals += 1,
+            _ => {}
+        }
+    }
+
+    /// Ends the current epoch at `now` (the committed height reached `next_epoch_height`):
+    /// flushes the relayers, rotates the chain to a set rebuilt from the module's isolation
+    /// state (banned operators removed for good, quarantined ones out until they return, those
+    /// on probation at reduced power) and returns the next epoch's set and the module's
+    /// schedule for it.
+    pub fn next_epoch(
+        &mut self,
+        now: u64,
+        committed: u64,
+    ) -> anyhow::Result<(ValidatorSet, LeaderSchedule)> {
+        self.produce_block(now)?;
+        let epoch = self.set.epoch + 1;
+        let influence = self.query_config()?.isolation.probation_influence_ppm;
+        let mut validators = Vec::new();
+        let mut excluded = Vec::new();
+        for (op, power) in self.nominal.clone() {
+            let state = self.query_isolation(op)?;
+            if let IsolationState::Banned { .. } = state {
+                self.nominal.remove(&op);
+                excluded.push((op, "banned".to_string()));
+                continue;
+            }
+            let effective = if self.cfg.isolation.isolation_escalation_enabled {
+                isolation::effective_power(state, power, influence)
+            } else {
+                power
+            };
+            if effective == 0 {
+                excluded.push((
+                    op,
+                    format!("{state:?}")
+                        .split_whitespace()
+                        .next()
+                        .unwrap_or("isolated")
+                        .to_lowercase(),
+                ));
+                continue;
+            }
+            validators.push(ValidatorInfo {
+                operator: op,
+                name: BoundedBytes::new(format!("v{op}").into_bytes()).unwrap_or_default(),
+                key: PublicKey(public(&self.keys[op as usize]).0),
+                power: effective,
+            });
+        }
+        let set = ValidatorSet::new(
+            epoch,
+            BoundedVec::new(validators.clone())
+                .ok_or_else(|| anyhow::anyhow!("too many validators"))?,
+        )
+        .map_err(|e| anyhow::anyhow!("next validator set: {e:?}"))?;
+        let rotation = Msg::RotateValidators(Rotation {
+            epoch,
+            validators: BoundedVec::new(validators).unwrap_or_default(),
+            approvals: BoundedVec::empty(),
+        });
+        let hash = self
+            .chain
+            .submit_signed(&self.authority, borsh::to_vec(&rotation)?)?;
+        self.produce_block(now)?;
+        let record = self
+            .chain
+            .tx(&hash)?
+            .ok_or_else(|| anyhow::anyhow!("the rotation was not included"))?;
+        anyhow::ensure!(
+            succeeded(&record.result.status),
+            "the module refused the rotation: {:?}",
+            record.result.status
+        );
+        let schedule = match self.query(&Query::Schedule { epoch })? {
+            QueryResponse::Schedule(s) => s,
+            other => anyhow::bail!("unexpected answer {other:?}"),
+        };
+        for (op, _) in &excluded {
+            for t in self.timeline.values_mut().filter(|t| t.operator == *op) {
+                t.power_lost_us.get_or_insert(now);
+            }
+        }
+        self.report.epochs.push(EpochRecord {
+            epoch,
+            start_us: now,
+            start_height: committed,
+            validators: set
+                .validators
+                .iter()
+                .map(|v| (v.operator, v.power))
+                .collect(),
+            excluded,
+        });
+        self.set = set.clone();
+        self.next_epoch_height = committed.saturating_add(self.spec.epoch_heights.max(1));
+        for host in self.hosts.iter_mut().flatten() {
+            host.detector
+                .start_epoch(self.chain_id, set.clone(), schedule.clone());
+            host.view = 0;
+            host.pending.clear();
+            host.checkpoint = None;
+            host.lock = None;
+        }
+        Ok((set, schedule))
+    }
+
+    fn query(&self, query: &Query) -> anyhow::Result<QueryResponse> {
+        let outcome = self.chain.query(&borsh::to_vec(query)?)?;
+        let bytes = outcome
+            .result
+            .map_err(|e| anyhow::anyhow!("query {query:?}: {e}"))?;
+        Ok(borsh::from_slice(&bytes)?)
+    }
+
+    fn query_isolation(&self, operator: OperatorId) -> anyhow::Result<IsolationState> {
+        match self.query(&Query::Isolation { operator })? {
+            QueryResponse::Isolation(s) => Ok(s),
+            other => anyhow::bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    fn query_config(&self) -> anyhow::Result<warden_module::config::Config> {
+        match self.query(&Query::Config)? {
+            QueryResponse::Config(c) => Ok(c),
+            other => anyhow::bail!("unexpected answer {other:?}"),
+        }
+    }
+
+    /// What the live hosts hold for a peer restoring in `epoch`: their highest double
+    /// certificates (with headers) and phase-1 certificates, unverified.
+    pub fn checkpoints(&self, epoch: u64) -> (Vec<Checkpoint>, Vec<Certificate>) {
+        let live = self.hosts.iter().flatten();
+        (
+            live.clone()
+                .filter_map(|h| h.checkpoint.clone())
+                .filter(|c| c.cert.epoch == epoch)
+                .collect(),
+            live.filter_map(|h| h.lock.clone())
+                .filter(|c| c.epoch == epoch)
+                .collect(),
+        )
+    }
+
+    /// Finishes the report: the timeline in a stable order, the detectors' counters.
+    pub fn finish(&mut self) -> WardenReport {
+        for host in self.hosts.iter().flatten() {
+            let stats = host.detector.stats();
+            self.report.observed += stats.observed;
+            self.report.detector_verifications += stats.tier1.verifications;
+        }
+        self.report.honest_isolated.sort_unstable();
+        self.report.honest_isolated.dedup();
+        let mut report = self.report.clone();
+        report.faults = self.timeline.values().cloned().collect();
+        report
+    }
+}
+
+fn witness(
+    key: &SigningKey,
+    operator: OperatorId,
+    accusation: &Accusation,
+    chain_id: u64,
+) -> WitnessSignature {
+    WitnessSignature {
+        witness: operator,
+        signature: sign(key, &accusation.signing_bytes(chain_id)),
+    }
+}
+
+/// The run's shared verification cache as a [`Verifier`] (it only changes speed).
+pub struct CtxVerifier<'a>(pub &'a Context);
+
+impl Verifier for CtxVerifier<'_> {
+    fn verify(
+        &self,
+        key: &PublicKey,
+        message: &[u8],
+        signature: &warden_module::wire::Signature,
+    ) -> bool {
+        self.0.verify_key(key, message, signature)
+    }
+}
