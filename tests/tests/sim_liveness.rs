@@ -79,6 +79,7 @@ fn the_checker_reports_a_stall_it_is_owed() {
         node: 0,
         at_us: 1_000_000,
         restart_us: Some(1_000_001),
+        lose_disk: false,
     });
     // Two crashed for good is more than f: liveness is not owed, and none is flagged.
     let mut owed_none = s.clone();

@@ -22,6 +22,7 @@ fn busy(seed: u64) -> Scenario {
         node: 0,
         at_us: 900_000,
         restart_us: Some(1_000_000),
+        lose_disk: false,
     });
     s
 }
