@@ -15,10 +15,13 @@
 
 pub mod config;
 pub mod detect;
+pub mod manager;
 pub mod metrics;
 pub mod monitor;
 pub mod recovery;
 pub mod relay;
+pub mod test_utils;
 
 pub use config::FaultToleranceConfig;
 pub use detect::ByzantineDetector;
+pub use manager::{FaultToleranceManager, WardenManager};

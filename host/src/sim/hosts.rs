@@ -38,7 +38,8 @@ use crate::chain::genesis::GenesisFile;
 use crate::chain::{succeeded, Chain};
 use crate::ft::config::FaultToleranceConfig;
 use crate::ft::detect::{ByzantineDetector, Finding, Observed};
-use crate::ft::recovery::Checkpoint;
+use crate::ft::monitor::{HealthMonitor, HealthReport, ValidatorSetHealth};
+use crate::ft::recovery::{Checkpoint, ConnectivityMatrix, StuckViewDetector};
 use crate::ft::relay::{describe, EmbeddedSubmitter, EvidenceCollector};
 use crate::testkit::{public, sign};
 
@@ -70,6 +71,8 @@ pub struct Host {
     lock: Option<Certificate>,
     proposals: BTreeMap<u64, SignedMessage>,
     certified: BTreeSet<u64>,
+    stuck: StuckViewDetector,
+    entered: BTreeMap<u64, u64>,
 }
 
 /// Recent views whose proposal a host keeps to forward if the view fails.
@@ -92,6 +95,8 @@ pub struct FaultTimeline {
     /// When the offence became provable (Tier 1: the second conflicting message was sent),
     /// or when the behaviour began (Tier 2: the run's start).
     pub onset_us: u64,
+    /// The view (counted over all epochs) the offence or behaviour began in.
+    pub onset_view: Option<u64>,
     /// The first host detection.
     pub detected_us: Option<u64>,
     /// The detecting host's view then.
@@ -169,6 +174,14 @@ pub struct WardenReport {
     pub detector_verifications: u64,
     /// Host crashes the relay queues survived.
     pub host_restarts: u64,
+    /// Emergency view changes hosts started on a stuck view (highest certificate rebroadcast).
+    pub emergency_view_changes: u64,
+    /// Splits the connectivity matrix showed.
+    pub partitions: Vec<PartitionEpisode>,
+    /// Network-wide health at the end of the run.
+    pub health: Option<HealthReport>,
+    /// Views (all epochs) the network went through.
+    pub views: u64,
 }
 
 fn ms_opt(from: u64, to: Option<u64>) -> String {
@@ -195,31 +208,43 @@ impl WardenReport {
         if !self.faults.is_empty() {
             let _ = writeln!(
                 s,
-                "  {:<9} {:<22} {:>4} {:>9} {:>6} {:>9} {:>9} {:>12} {:>10}",
+                "  {:<9} {:<22} {:>4} {:>8} {:>9} {:>5} {:>9} {:>11} {:>10} {:>9}",
                 "offender",
                 "offence",
                 "tier",
-                "detect ms",
-                "view",
-                "chain ms",
-                "isolate",
-                "isolated ms",
-                "power ms"
+                "onset ms",
+                "+detect",
+                "views",
+                "+on chain",
+                "isolation",
+                "+isolated",
+                "+power"
             );
         }
         for f in &self.faults {
+            let views = match (f.onset_view, f.detected_view) {
+                (Some(o), Some(d)) => d.saturating_sub(o).to_string(),
+                _ => "-".into(),
+            };
             let _ = writeln!(
                 s,
-                "  {:<9} {:<22} {:>4} {:>9} {:>6} {:>9} {:>9} {:>12} {:>10}",
+                "  {:<9} {:<22} {:>4} {:>8} {:>9} {:>5} {:>9} {:>11} {:>10} {:>9}",
                 format!("v{}", f.operator),
                 f.class,
                 f.tier,
+                f.onset_us / 1_000,
                 ms_opt(f.onset_us, f.detected_us),
-                f.detected_view.map_or("-".into(), |v| v.to_string()),
+                views,
                 ms_opt(f.onset_us, f.on_chain_us),
                 f.isolation.as_deref().unwrap_or("-"),
                 ms_opt(f.onset_us, f.isolated_us),
                 ms_opt(f.onset_us, f.power_lost_us),
+            );
+        }
+        if !self.faults.is_empty() {
+            let _ = writeln!(
+                s,
+                "  (simulated ms after onset; views from onset to the first detection)"
             );
         }
         let epochs: Vec<String> = self
@@ -260,6 +285,43 @@ impl WardenReport {
                 .collect::<Vec<_>>()
                 .join("; ")
         );
+        for p in &self.partitions {
+            let _ = writeln!(
+                s,
+                "  partition seen at {} ms: {} components, primary {}; healed {}, {} hosts synced their highest certificate, commits resumed {}",
+                p.detected_us / 1_000,
+                p.components.len(),
+                p.primary.as_ref().map_or("none (no quorum)".into(), |c| format!("{c:?}")),
+                p.healed_us.map_or("never".into(), |h| format!("at {} ms", h / 1_000)),
+                p.synced,
+                match (p.healed_us, p.resumed_us) {
+                    (Some(h), Some(r)) => format!("{} ms after", r.saturating_sub(h) / 1_000),
+                    _ => "-".into(),
+                }
+            );
+        }
+        if self.emergency_view_changes > 0 {
+            let _ = writeln!(
+                s,
+                "  emergency view changes on stuck views: {}",
+                self.emergency_view_changes
+            );
+        }
+        if let Some(h) = &self.health {
+            let _ = writeln!(
+                s,
+                "  health {:?}: {:.0} commits/s, {:.1} timeouts/s, margin {} power, {} anomalies{}",
+                h.status,
+                h.consensus.commit_rate_per_s,
+                h.consensus.view_changes_per_s,
+                h.margin,
+                h.anomalies.len(),
+                h.prediction.as_ref().map_or(String::new(), |p| format!(
+                    ", predicted failure of {} in {} ms",
+                    p.metric, p.remaining_ms
+                ))
+            );
+        }
         if self.honest_isolated.is_empty() {
             let _ = writeln!(s, "  no honest validator accused or isolated");
         } else {
@@ -289,10 +351,14 @@ pub struct WardenSpec {
     /// Operators whose hosts relay to the chain (default: every honest one).
     #[serde(default)]
     pub relayers: Option<Vec<u32>>,
+    /// Accepted accusations that only warn before one quarantines (the chain's graduated
+    /// response; 0 quarantines at the first).
+    #[serde(default)]
+    pub warnings_before_quarantine: u32,
 }
 
 fn default_epoch_heights() -> u64 {
-    40
+    100
 }
 fn default_block_interval() -> u64 {
     100_000
@@ -308,6 +374,7 @@ impl Default for WardenSpec {
             block_interval_us: default_block_interval(),
             quarantine_blocks: default_quarantine(),
             relayers: None,
+            warnings_before_quarantine: 0,
         }
     }
 }
@@ -358,6 +425,32 @@ pub struct Hosts {
     onsets: BTreeMap<(OperatorId, OffenceClass), u64>,
     /// The committed height at which the next epoch starts.
     pub next_epoch_height: u64,
+    view_base: u64,
+    epoch_max_view: u64,
+    monitor: HealthMonitor,
+    matrix: ConnectivityMatrix,
+    partition: Option<PartitionEpisode>,
+    committed: u64,
+    now: u64,
+}
+
+/// A time the connectivity matrix showed the network split.
+#[derive(Clone, Debug, Serialize)]
+pub struct PartitionEpisode {
+    /// When the split was first seen.
+    pub detected_us: u64,
+    /// When every node was reachable again, if it healed.
+    pub healed_us: Option<u64>,
+    /// The components (nodes in the set), when first seen.
+    pub components: Vec<Vec<u32>>,
+    /// The component holding a quorum (the primary partition), if one did.
+    pub primary: Option<Vec<u32>>,
+    /// Hosts that sent their highest certificate across the healed split.
+    pub synced: u32,
+    /// The committed height when it healed.
+    pub height_at_heal: u64,
+    /// The first commit after the heal.
+    pub resumed_us: Option<u64>,
 }
 
 /// What the world must do for the hosts.
@@ -405,6 +498,7 @@ impl Hosts {
         let mut config = warden_module::config::Config::default();
         config.isolation.short_quarantine_blocks = spec.quarantine_blocks;
         config.isolation.long_quarantine_blocks = spec.quarantine_blocks.saturating_mul(4);
+        config.isolation.warnings_before_quarantine = spec.warnings_before_quarantine;
         let genesis = GenesisFile {
             chain_id,
             epoch: set.epoch,
@@ -443,6 +537,8 @@ impl Hosts {
             .iter()
             .map(|v| (v.operator, v.power))
             .collect();
+        let cfg_monitoring = cfg.monitoring.clone();
+        let n_nodes = node_operator.len();
         let mut hosts = Self {
             next_epoch_height: spec.epoch_heights.max(1),
             spec,
@@ -464,7 +560,15 @@ impl Hosts {
             timeline: BTreeMap::new(),
             detected_by: BTreeMap::new(),
             onsets: BTreeMap::new(),
+            view_base: 0,
+            epoch_max_view: 0,
+            monitor: HealthMonitor::new(&cfg_monitoring),
+            matrix: ConnectivityMatrix::new(n_nodes),
+            partition: None,
+            committed: 0,
+            now: 0,
         };
+        hosts.monitor.set_peers(n_nodes);
         hosts.report.epochs.push(EpochRecord {
             epoch: set.epoch,
             start_us: 0,
@@ -509,6 +613,13 @@ impl Hosts {
             lock: None,
             proposals: BTreeMap::new(),
             certified: BTreeSet::new(),
+            entered: BTreeMap::new(),
+            stuck: StuckViewDetector::new(
+                self.cfg
+                    .recovery
+                    .view_change_timeout_ms
+                    .saturating_mul(1_000),
+            ),
         });
         Ok(())
     }
@@ -536,6 +647,16 @@ impl Hosts {
             return;
         }
         host.view = view;
+        host.entered.insert(view, now);
+        while host.entered.len() > 512 {
+            host.entered.pop_first();
+        }
+        host.stuck.on_view(now, view);
+        if view > self.epoch_max_view {
+            self.epoch_max_view = view;
+            let by_timeout = !host.certified.contains(&view.saturating_sub(1));
+            self.monitor.on_view_change(ms(now), view, by_timeout);
+        }
         // Views left without a certificate: show peers the proposal seen there.
         let failed: Vec<u64> = host.proposals.range(..view).map(|(v, _)| *v).collect();
         for v in failed {
@@ -571,6 +692,9 @@ impl Hosts {
             .get(from as usize)
             .copied()
             .unwrap_or(u32::MAX);
+        self.now = now;
+        self.matrix.heard(now, from, to);
+        self.monitor.on_peer_heard(ms(now), from);
         let Some(host) = self.hosts.get_mut(to as usize).and_then(Option::as_mut) else {
             return;
         };
@@ -640,12 +764,16 @@ impl Hosts {
             match finding {
                 Finding::Evidence { offence, evidence } => {
                     let key = (offence.operator, offence.class);
-                    self.note_detection(now, node, key, 1);
+                    let onset_view = (offence.epoch == self.set.epoch).then_some(offence.view);
+                    self.note_detection(now, node, key, 1, None, onset_view);
                     self.collect(now, node, Msg::SubmitEvidence(evidence));
                 }
                 Finding::Suspicion(s) => {
                     let key = (s.accused, s.behaviour.class());
-                    self.note_detection(now, node, key, 2);
+                    let began = self.hosts[node as usize]
+                        .as_ref()
+                        .and_then(|h| h.entered.range(s.first_view..).next().map(|(_, t)| *t));
+                    self.note_detection(now, node, key, 2, began, Some(s.first_view));
                     let Some(host) = self.hosts[node as usize].as_mut() else {
                         continue;
                     };
@@ -693,15 +821,21 @@ impl Hosts {
         node: NodeId,
         key: (OperatorId, OffenceClass),
         tier: u8,
+        began_us: Option<u64>,
+        onset_view: Option<u64>,
     ) {
-        let view = self.hosts[node as usize].as_ref().map(|h| h.view);
+        let view = self.hosts[node as usize]
+            .as_ref()
+            .map(|h| self.view_base + h.view);
         let detector = self.node_operator[node as usize];
-        let onset = self.onsets.get(&key).copied().unwrap_or(0);
+        let onset = self.onsets.get(&key).copied().or(began_us).unwrap_or(0);
+        let base = self.view_base;
         let entry = self.timeline.entry(key).or_insert_with(|| FaultTimeline {
             operator: key.0,
             class: class_name(key.1),
             tier,
             onset_us: onset,
+            onset_view: onset_view.map(|v| base + v),
             ..FaultTimeline::default()
         });
         if entry.detected_us.is_none() {
@@ -826,6 +960,113 @@ impl Hosts {
                 witnesses,
             }),
         );
+    }
+
+    /// `node`'s replica committed `height` (counted over all epochs) at `now`.
+    pub fn on_commit(&mut self, now: u64, node: NodeId, height: u64) {
+        if let Some(host) = self.hosts.get_mut(node as usize).and_then(Option::as_mut) {
+            host.stuck.on_commit(now, height);
+        }
+        if height > self.committed {
+            self.committed = height;
+            self.monitor.on_commit(ms(now), height);
+            let committed = self.committed;
+            if let Some(p) = self.report.partitions.last_mut().filter(|p| {
+                p.healed_us.is_some() && p.resumed_us.is_none() && committed > p.height_at_heal
+            }) {
+                p.resumed_us = Some(now);
+            }
+        }
+    }
+
+    /// Recovery and monitoring, run on the chain's block clock: a stuck view starts an
+    /// emergency view change (the host rebroadcasts the highest certificate it holds, so
+    /// replicas that missed it move on); the connectivity matrix is checked for a split, the
+    /// primary partition (the component holding a quorum) named, and when the split heals every
+    /// host syncs its highest certificate across it.
+    pub fn tick(&mut self, now: u64, out: &mut Vec<HostAction>) {
+        self.now = now;
+        if self.cfg.recovery.automatic_recovery {
+            for host in self.hosts.iter_mut().flatten() {
+                if host.stuck.check(now).is_some() {
+                    if let Some(lock) = host.lock.clone() {
+                        self.report.emergency_view_changes += 1;
+                        out.push(HostAction::Send(
+                            host.node,
+                            Dest::All,
+                            Rc::new(Payload::Cert(lock)),
+                        ));
+                    }
+                }
+            }
+        }
+        let powers: Vec<u64> = self
+            .node_operator
+            .iter()
+            .map(|op| self.set.power_of(*op))
+            .collect();
+        let threshold = self
+            .cfg
+            .recovery
+            .partition_detection_threshold_ms
+            .saturating_mul(1_000);
+        let info = self
+            .matrix
+            .partitions(now, threshold, &powers, self.set.quorum());
+        // Nodes outside the set are expected to be silent: only members count.
+        let live: Vec<Vec<u32>> = info
+            .components
+            .iter()
+            .map(|c| {
+                c.iter()
+                    .copied()
+                    .filter(|n| powers.get(*n as usize).is_some_and(|p| *p > 0))
+                    .collect::<Vec<u32>>()
+            })
+            .filter(|c| !c.is_empty())
+            .collect();
+        let split = live.len() > 1;
+        if split && self.partition.is_none() && now > threshold {
+            let primary = info.primary.and_then(|i| info.components.get(i).cloned());
+            self.partition = Some(PartitionEpisode {
+                detected_us: now,
+                healed_us: None,
+                components: live,
+                primary,
+                synced: 0,
+                height_at_heal: 0,
+                resumed_us: None,
+            });
+        } else if !split {
+            if let Some(mut episode) = self.partition.take() {
+                episode.healed_us = Some(now);
+                episode.height_at_heal = self.committed;
+                if self.cfg.recovery.automatic_recovery {
+                    for host in self.hosts.iter().flatten() {
+                        if let Some(lock) = host.lock.clone() {
+                            episode.synced += 1;
+                            out.push(HostAction::Send(
+                                host.node,
+                                Dest::All,
+                                Rc::new(Payload::Cert(lock)),
+                            ));
+                        }
+                    }
+                }
+                if self.report.partitions.len() < 64 {
+                    self.report.partitions.push(episode);
+                }
+            }
+        }
+        self.monitor.set_validator_set(ValidatorSetHealth {
+            validators: self.set.validators.len(),
+            total_power: self.set.total_power,
+            quorum: self.set.quorum(),
+            // The isolated operators are out of the set: they no longer count against it.
+            isolated_power: 0,
+            suspected_power: 0,
+        });
+        self.monitor.sample(ms(now));
     }
 
     /// A chain block at `now`: every live relayer submits what it has, the block is produced,
@@ -1033,6 +1274,8 @@ impl Hosts {
             excluded,
         });
         self.set = set.clone();
+        self.view_base += self.epoch_max_view;
+        self.epoch_max_view = 0;
         self.next_epoch_height = committed.saturating_add(self.spec.epoch_heights.max(1));
         for host in self.hosts.iter_mut().flatten() {
             host.detector
@@ -1089,6 +1332,11 @@ impl Hosts {
             self.report.observed += stats.observed;
             self.report.detector_verifications += stats.tier1.verifications;
         }
+        if let Some(open) = self.partition.take() {
+            self.report.partitions.push(open);
+        }
+        self.report.views = self.view_base + self.epoch_max_view;
+        self.report.health = Some(self.monitor.report(ms(self.now)));
         self.report.honest_isolated.sort_unstable();
         self.report.honest_isolated.dedup();
         let mut report = self.report.clone();

@@ -617,6 +617,9 @@ impl World {
                     self.trace.bytes(&hash[..8]);
                     let height = self.height_base.saturating_add(height);
                     self.checker.on_commit(self.now, node, height, hash);
+                    if let Some(hosts) = self.hosts.as_mut() {
+                        hosts.on_commit(self.now, node, height);
+                    }
                     self.on_commit(height);
                 }
                 Output::Send(dest, payload) => self.send(node, dest, payload),
@@ -637,6 +640,11 @@ impl World {
             self.warden_error
                 .get_or_insert(format!("chain block: {e:#}"));
             return;
+        }
+        hosts.tick(self.now, &mut self.host_actions);
+        let actions = std::mem::take(&mut self.host_actions);
+        for HostAction::Send(from, dest, payload) in actions {
+            self.send(from, dest, payload);
         }
         let interval = self
             .scenario

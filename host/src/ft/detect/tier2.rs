@@ -26,6 +26,10 @@ use crate::ft::config::DetectionConfig;
 
 /// Views after a view closes before it is judged (late messages still count).
 pub const GRACE_VIEWS: u64 = 2;
+/// Views after a missed vote within which the peer must show it was alive (a direct message,
+/// or its vote in another leader's certificate) for the miss to count: longer silences are
+/// crashes or partitions, not withholding.
+const CONFIRM_VIEWS: u64 = 8;
 /// Lateness samples kept per peer.
 const MAX_SAMPLES: usize = 64;
 /// Views whose message counts are kept per peer.
@@ -75,6 +79,7 @@ struct PeerRecord {
     lateness: [VecDeque<u64>; 2],
     last_heard_view: Option<u64>,
     last_signed_view: Option<u64>,
+    excused_through: u64,
 }
 
 const LATE_PROPOSAL: usize = 0;
@@ -240,16 +245,24 @@ impl Tier2 {
         if is_leader {
             record.heard_leader = true;
         }
+        let host_view = self.view;
         let record_peer = &mut self.peers[peer];
+        if view.saturating_add(1) < host_view {
+            // The peer is behind (still sending in old views, say after a partition or a
+            // restart): the votes it could not give while catching up are excused.
+            record_peer.vote_misses_pending.clear();
+            record_peer.excused_through = host_view.saturating_add(1);
+        }
         record_peer.last_heard_view =
             Some(record_peer.last_heard_view.map_or(view, |v| v.max(view)));
-        // A peer that talks to this host in a later view confirms the votes it withheld before.
+        // A peer that talks to this host soon after confirms the votes it withheld before.
         while let Some(missed) = record_peer.vote_misses_pending.front().copied() {
-            if missed < view {
-                record_peer.vote_misses_pending.pop_front();
-                push_bounded(&mut record_peer.vote_misses, missed, MAX_COUNTED_VIEWS);
-            } else {
+            if missed >= view {
                 break;
+            }
+            record_peer.vote_misses_pending.pop_front();
+            if view <= missed.saturating_add(CONFIRM_VIEWS) {
+                push_bounded(&mut record_peer.vote_misses, missed, MAX_COUNTED_VIEWS);
             }
         }
         if let Some((kind, lateness)) = late {
@@ -284,11 +297,12 @@ impl Tier2 {
                     .map_or(cert.view, |v| v.max(cert.view)),
             );
             while let Some(missed) = peer.vote_misses_pending.front().copied() {
-                if missed < cert.view {
-                    peer.vote_misses_pending.pop_front();
-                    push_bounded(&mut peer.selective_misses, missed, MAX_COUNTED_VIEWS);
-                } else {
+                if missed >= cert.view {
                     break;
+                }
+                peer.vote_misses_pending.pop_front();
+                if cert.view <= missed.saturating_add(CONFIRM_VIEWS) {
+                    push_bounded(&mut peer.selective_misses, missed, MAX_COUNTED_VIEWS);
                 }
             }
         }
@@ -355,9 +369,18 @@ impl Tier2 {
                 }
             }
         }
+        for peer in &mut self.peers {
+            while peer
+                .vote_misses_pending
+                .front()
+                .is_some_and(|m| m.saturating_add(CONFIRM_VIEWS) < view)
+            {
+                peer.vote_misses_pending.pop_front();
+            }
+        }
         if record.my_proposal.is_some() && record.certified {
             for (i, voted) in record.voters.iter().enumerate() {
-                if !voted && self.operators[i] != me {
+                if !voted && self.operators[i] != me && self.peers[i].excused_through < view {
                     push_bounded(
                         &mut self.peers[i].vote_misses_pending,
                         view,
