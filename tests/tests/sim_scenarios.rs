@@ -89,7 +89,7 @@ fn scenarios_round_trip_through_toml() {
 #[test]
 #[ignore = "long soak: run with --ignored, or `warden sim soak --seeds 500`"]
 fn soak_random_scenarios() {
-    let report = soak(1, 300, |_, _| {});
+    let report = soak(1, 300, false, |_, _| {});
     for (seed, summary) in &report.failures {
         eprintln!("seed {seed} failed:\n{summary}");
     }

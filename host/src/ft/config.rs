@@ -166,7 +166,7 @@ impl Default for DetectionConfig {
             byzantine_detection_enabled: true,
             detection_sensitivity: 3.0,
             pattern_analysis_window: 32,
-            proposal_withholding_min_views: 2,
+            proposal_withholding_min_views: 3,
             vote_withholding_min_views: 2,
             flooding_min_per_view: 50,
             timing_min_delay_ms: 20,

@@ -529,7 +529,11 @@ pub trait FaultToleranceManager {
 
     /// The host's replica entered `view` at `now_us`: closes Tier 2 windows (starting
     /// accusations for new suspicions when `automatic_isolation` is on), feeds the stuck-view
-    /// detector and the health monitor.
+    /// detector and the health monitor, and reports a stall once per episode (with the
+    /// recovery to run when `automatic_recovery` is on). A host that knows the view was
+    /// entered through a timeout certificate also tells the monitor
+    /// ([`WardenManager::monitor_mut`], `on_view_change(now_ms, view, true)`); commits are
+    /// reported with [`WardenManager::on_commit`].
     fn monitor_validator_behavior(&mut self, now_us: u64, view: u64) -> Result<MonitorOutcome>;
 
     /// The health monitor's anomalies and failure prediction at `now_ms`.
@@ -588,12 +592,14 @@ pub trait FaultToleranceManager {
         now_ms: u64,
     ) -> Result<SubmissionReceipt>;
 
-    /// One relayer tick at `now_ms`: submits due items and settles included ones. Call it
-    /// periodically.
+    /// One relayer tick at `now_ms`: submits due items and settles included ones; once per
+    /// `monitoring.sample_interval_ms` it also refreshes the validator set's health from the
+    /// chain and takes a health sample. Call it periodically.
     fn tick(&mut self, now_ms: u64) -> TickReport;
 
-    /// Reads the chain's current epoch and, if it changed, starts judging it. Returns whether
-    /// a new epoch started.
+    /// Reads the chain's current epoch and, if it changed, starts judging it (pending
+    /// accusations of the old epoch are dropped). Returns whether a new epoch started. Call it
+    /// when the chain reports a new block or epoch.
     fn sync_with_chain(&mut self) -> Result<bool>;
 
     /// The manager's state at `now_ms`.
@@ -633,6 +639,7 @@ pub struct WardenManager<L: ChainLink> {
     accused: BTreeSet<(OperatorId, u8, u64)>,
     partition: Option<PartitionInfo>,
     emergency_view_changes: u64,
+    last_sample_ms: Option<u64>,
 }
 
 fn accusation_of(s: &Suspicion) -> Accusation {
@@ -700,6 +707,7 @@ impl<L: ChainLink> WardenManager<L> {
             accused: BTreeSet::new(),
             partition: None,
             emergency_view_changes: 0,
+            last_sample_ms: None,
         };
         manager.refresh_set_health();
         Ok(manager)
@@ -986,10 +994,8 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         }
         let mut findings = Vec::new();
         self.detector.on_view(now_us, view, &mut findings);
-        let by_timeout = view > self.view.saturating_add(1);
         self.view = self.view.max(view);
-        self.monitor
-            .on_view_change(now_us / 1_000, view, by_timeout);
+        self.monitor.on_view_change(now_us / 1_000, view, false);
         self.stuck.on_view(now_us, view);
         let mut detected = DetectionResult::default();
         self.handle(now_us / 1_000, findings, &mut detected);
@@ -1017,7 +1023,6 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
                 outcome.recovery = Some(self.initiate_view_change_recovery(stuck.view));
             }
         }
-        self.refresh_set_health();
         Ok(outcome)
     }
 
@@ -1245,6 +1250,15 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
     }
 
     fn tick(&mut self, now_ms: u64) -> TickReport {
+        let interval = self.cfg.monitoring.sample_interval_ms.max(1);
+        if self
+            .last_sample_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= interval)
+        {
+            self.last_sample_ms = Some(now_ms);
+            self.refresh_set_health();
+            self.monitor.sample(now_ms);
+        }
         let submitter = self.link.submitter();
         self.relayer.tick(now_ms, submitter)
     }
@@ -1264,6 +1278,7 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         self.view = 0;
         self.highest_cert = None;
         self.pending.clear();
+        self.accused.clear();
         self.refresh_set_health();
         Ok(true)
     }
@@ -1596,5 +1611,11 @@ mod tests {
         assert!(analysis.anomalies.is_empty());
         assert!(analysis.margin > 0);
         assert!(m.get_byzantine_validator_list().expect("chain").is_empty());
+        let mut m = m;
+        assert!(!m.sync_with_chain().expect("chain"), "still epoch 1");
+        // A tick takes a health sample once per sampling interval.
+        m.tick(1_000);
+        m.tick(1_001);
+        assert_eq!(m.get_fault_tolerance_status(1_001).health.samples, 1);
     }
 }

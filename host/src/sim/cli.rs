@@ -27,6 +27,11 @@ pub enum SimAction {
         /// The first seed.
         #[arg(long, default_value_t = 1)]
         first: u64,
+        /// Run the fault-tolerance layer too (hosts detect, the embedded chain records,
+        /// epochs rebuild the set); a run also fails if an honest validator is accused or
+        /// isolated.
+        #[arg(long)]
+        warden: bool,
     },
     /// Simulated views per second and peak memory for honest networks, next to the
     /// signing-and-verifying floor.
@@ -57,8 +62,12 @@ pub fn run_action(action: SimAction) -> anyhow::Result<String> {
                 Err(anyhow::anyhow!("{summary}run failed (seed {})", s.seed))
             }
         }
-        SimAction::Soak { seeds, first } => {
-            let report = soak(first, seeds, |seed, run| {
+        SimAction::Soak {
+            seeds,
+            first,
+            warden,
+        } => {
+            let report = soak(first, seeds, warden, |seed, run| {
                 if !run.passed() {
                     eprintln!("seed {seed}: FAIL");
                 }

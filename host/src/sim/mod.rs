@@ -48,8 +48,9 @@ pub fn replay_command(path: &str, seed: u64) -> String {
 }
 
 /// The command that replays one soak seed.
-pub fn soak_replay_command(seed: u64) -> String {
-    format!("warden sim soak --seeds 1 --first {seed}")
+pub fn soak_replay_command(seed: u64, warden: bool) -> String {
+    let flag = if warden { " --warden" } else { "" };
+    format!("warden sim soak --seeds 1 --first {seed}{flag}")
 }
 
 impl RunReport {
@@ -175,11 +176,20 @@ pub struct SoakReport {
     pub with_faults: u64,
 }
 
-/// Runs [`Scenario::random`] for `count` seeds from `first`, calling `progress` after each.
-pub fn soak(first: u64, count: u64, mut progress: impl FnMut(u64, &RunReport)) -> SoakReport {
+/// Runs [`Scenario::random`] for `count` seeds from `first` (with the fault-tolerance layer
+/// when `warden`), calling `progress` after each.
+pub fn soak(
+    first: u64,
+    count: u64,
+    warden: bool,
+    mut progress: impl FnMut(u64, &RunReport),
+) -> SoakReport {
     let mut report = SoakReport::default();
     for seed in first..first.saturating_add(count) {
-        let scenario = Scenario::random(seed);
+        let mut scenario = Scenario::random(seed);
+        if warden {
+            scenario.warden = Some(hosts::WardenSpec::default());
+        }
         let run = run(&scenario);
         report.runs += 1;
         report.height += run.height;
@@ -189,7 +199,7 @@ pub fn soak(first: u64, count: u64, mut progress: impl FnMut(u64, &RunReport)) -
         if !run.passed() {
             report
                 .failures
-                .push((seed, run.summary(&soak_replay_command(seed))));
+                .push((seed, run.summary(&soak_replay_command(seed, warden))));
         }
         progress(seed, &run);
     }

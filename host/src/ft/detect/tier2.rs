@@ -66,6 +66,8 @@ struct ViewRecord {
     certified: bool,
     my_proposal: Option<(Hash, u64)>,
     voters: Vec<bool>,
+    /// Peers seen still sending in an older view while this host was in this one.
+    behind: Vec<bool>,
     judged: bool,
 }
 
@@ -75,6 +77,10 @@ struct PeerRecord {
     vote_misses_pending: VecDeque<u64>,
     vote_misses: VecDeque<u64>,
     selective_misses: VecDeque<u64>,
+    /// Views it led (chances to propose).
+    led: VecDeque<u64>,
+    /// Views of this host's certified proposals it was not excused from (chances to vote).
+    asked: VecDeque<u64>,
     counts: VecDeque<(u64, u64)>,
     lateness: [VecDeque<u64>; 2],
     last_heard_view: Option<u64>,
@@ -85,7 +91,10 @@ struct PeerRecord {
 const LATE_PROPOSAL: usize = 0;
 const LATE_VOTE: usize = 1;
 /// Lateness samples a peer needs before it is judged.
-const MIN_SAMPLES: usize = 3;
+const MIN_SAMPLES: usize = 4;
+/// Peers with enough samples before anyone's timing is judged (robust statistics need a
+/// population).
+const MIN_TIMING_PEERS: usize = 4;
 /// The smallest spread assumed among honest peers' lateness (network jitter), in microseconds.
 const LATENESS_MAD_FLOOR_US: u64 = 1_000;
 
@@ -184,6 +193,7 @@ impl Tier2 {
         let n = self.operators.len();
         Some(self.views.entry(view).or_insert_with(|| ViewRecord {
             voters: vec![false; n],
+            behind: vec![false; n],
             ..ViewRecord::default()
         }))
     }
@@ -206,6 +216,13 @@ impl Tier2 {
         };
         let view = message.view();
         let me = self.me;
+        if view < self.view {
+            // It lags: whatever it fails to do in this host's current view is not on purpose.
+            let current = self.view;
+            if let Some(r) = self.record(current) {
+                r.behind[peer] = true;
+            }
+        }
         let Some(record) = self.record(view) else {
             return;
         };
@@ -360,12 +377,17 @@ impl Tier2 {
         let record = record.clone();
         if let Some(leader) = record.leader.filter(|l| *l != me) {
             if let Some(i) = self.index(leader) {
-                if !record.proposal_from_leader {
+                if record.behind[i] {
+                    // A leader that reached its view late had nothing to propose with.
+                } else if !record.proposal_from_leader {
+                    push_bounded(&mut self.peers[i].led, view, MAX_COUNTED_VIEWS);
                     if record.heard_leader && !record.certified {
                         push_bounded(&mut self.peers[i].proposal_misses, view, MAX_COUNTED_VIEWS);
                     } else if record.certified && !record.heard_leader {
                         push_bounded(&mut self.peers[i].selective_misses, view, MAX_COUNTED_VIEWS);
                     }
+                } else {
+                    push_bounded(&mut self.peers[i].led, view, MAX_COUNTED_VIEWS);
                 }
             }
         }
@@ -380,7 +402,14 @@ impl Tier2 {
         }
         if record.my_proposal.is_some() && record.certified {
             for (i, voted) in record.voters.iter().enumerate() {
-                if !voted && self.operators[i] != me && self.peers[i].excused_through < view {
+                if self.operators[i] == me
+                    || self.peers[i].excused_through >= view
+                    || record.behind[i]
+                {
+                    continue;
+                }
+                push_bounded(&mut self.peers[i].asked, view, MAX_COUNTED_VIEWS);
+                if !voted {
                     push_bounded(
                         &mut self.peers[i].vote_misses_pending,
                         view,
@@ -433,6 +462,8 @@ impl Tier2 {
                 &mut peer.proposal_misses,
                 &mut peer.vote_misses,
                 &mut peer.selective_misses,
+                &mut peer.led,
+                &mut peer.asked,
             ] {
                 while q.front().is_some_and(|v| *v < from) {
                     q.pop_front();
@@ -455,16 +486,22 @@ impl Tier2 {
                     measured,
                 });
             };
+            // A behaviour is a pattern, not an accident: the misses must reach the threshold
+            // and be at least two thirds of the peer's chances in the window.
+            let led = peer.led.len() as u64;
+            let asked = peer.asked.len() as u64;
+            let pattern =
+                |misses: u64, chances: u64| misses.saturating_mul(3) >= chances.saturating_mul(2);
             let (n, first, last) = in_window(&peer.proposal_misses);
-            if n >= u64::from(cfg.proposal_withholding_min_views) {
+            if n >= u64::from(cfg.proposal_withholding_min_views) && pattern(n, led) {
                 flag(Behaviour::ProposalWithholding, n, first, last);
             }
             let (n, first, last) = in_window(&peer.vote_misses);
-            if n >= u64::from(cfg.vote_withholding_min_views) {
+            if n >= u64::from(cfg.vote_withholding_min_views) && pattern(n, asked) {
                 flag(Behaviour::VoteWithholding, n, first, last);
             }
             let (n, first, last) = in_window(&peer.selective_misses);
-            if n >= u64::from(cfg.selective_min_views) {
+            if n >= u64::from(cfg.selective_min_views) && pattern(n, led + asked) {
                 flag(Behaviour::SelectiveConnectivity, n, first, last);
             }
             let rate = rates[i];
@@ -484,13 +521,16 @@ impl Tier2 {
                     continue;
                 };
                 let population: Vec<u64> = kind_medians.iter().flatten().copied().collect();
-                if population.len() < 3 {
+                if population.len() < MIN_TIMING_PEERS {
                     continue;
                 }
                 let mut sorted = population.clone();
                 let baseline = median(&mut sorted);
                 let excess = mine.saturating_sub(baseline);
-                if excess >= cfg.timing_min_delay_ms.saturating_mul(1_000)
+                // Honest lateness spreads with the links' latencies (a proposal's lateness
+                // spans three links): a peer must at least double the typical lateness, and
+                // by the configured margin, before it counts as delaying on purpose.
+                if excess >= cfg.timing_min_delay_ms.saturating_mul(1_000).max(baseline)
                     && is_high_outlier_floored(
                         mine,
                         &population,
