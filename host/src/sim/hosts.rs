@@ -103,6 +103,11 @@ pub struct FaultTimeline {
     pub detected_view: Option<u64>,
     /// Hosts that detected it on their own.
     pub detectors: u32,
+    /// The operator whose host detected it first.
+    pub first_detector: Option<OperatorId>,
+    /// Whether the operator is honest: a suspicion of an honest operator that no quorum of
+    /// witnesses co-signed (a run fails if one reaches the chain).
+    pub honest: bool,
     /// Tier 2: when the accusation gathered enough co-signers.
     pub witnessed_us: Option<u64>,
     /// When the chain included the evidence or accusation.
@@ -229,7 +234,7 @@ impl WardenReport {
             let _ = writeln!(
                 s,
                 "  {:<9} {:<22} {:>4} {:>8} {:>9} {:>5} {:>9} {:>11} {:>10} {:>9}",
-                format!("v{}", f.operator),
+                format!("v{}{}", f.operator, if f.honest { "*" } else { "" }),
                 f.class,
                 f.tier,
                 f.onset_us / 1_000,
@@ -244,7 +249,16 @@ impl WardenReport {
         if !self.faults.is_empty() {
             let _ = writeln!(
                 s,
-                "  (simulated ms after onset; views from onset to the first detection)"
+                "  (simulated ms after onset; views from onset to the first detection{})",
+                if self
+                    .faults
+                    .iter()
+                    .any(|f| f.honest && f.on_chain_us.is_none())
+                {
+                    "; * an honest validator one host suspected, never co-signed by enough witnesses"
+                } else {
+                    ""
+                }
             );
         }
         let epochs: Vec<String> = self
@@ -830,21 +844,32 @@ impl Hosts {
         let detector = self.node_operator[node as usize];
         let onset = self.onsets.get(&key).copied().or(began_us).unwrap_or(0);
         let base = self.view_base;
+        let honest = self.is_honest_operator(key.0);
         let entry = self.timeline.entry(key).or_insert_with(|| FaultTimeline {
             operator: key.0,
             class: class_name(key.1),
             tier,
             onset_us: onset,
             onset_view: onset_view.map(|v| base + v),
+            honest,
             ..FaultTimeline::default()
         });
         if entry.detected_us.is_none() {
             entry.detected_us = Some(now);
             entry.detected_view = view;
+            entry.first_detector = Some(detector);
         }
         if self.detected_by.entry(key).or_default().insert(detector) {
             entry.detectors += 1;
         }
+    }
+
+    fn is_honest_operator(&self, op: OperatorId) -> bool {
+        self.node_operator
+            .iter()
+            .zip(&self.honest)
+            .filter(|(o, _)| **o == op)
+            .all(|(_, h)| *h)
     }
 
     fn collect(&mut self, now: u64, node: NodeId, msg: Msg) {

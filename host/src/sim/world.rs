@@ -135,6 +135,8 @@ pub struct RunReport {
     pub resumption: Resumption,
     /// Nodes that lost their disk: (node, checkpoint height restored, views abstained up to).
     pub restored: Vec<(NodeId, Option<u64>, u64)>,
+    /// Each node's highest committed height (over all epochs).
+    pub node_heights: Vec<u64>,
 }
 
 /// How fast commits resumed after views whose leader was faulty or down, in simulated time.
@@ -225,6 +227,7 @@ struct World {
     last_commit_height: u64,
     down: BTreeSet<NodeId>,
     restored: Vec<(NodeId, Option<u64>, u64)>,
+    node_heights: Vec<u64>,
 }
 
 impl World {
@@ -386,6 +389,7 @@ impl World {
             last_commit_height: 0,
             down: BTreeSet::new(),
             restored: Vec::new(),
+            node_heights: vec![0; node_operator.len()],
         };
         for c in &scenario.crashes {
             world.push(c.at_us, Kind::Crash(c.node));
@@ -587,6 +591,7 @@ impl World {
             warden_error: self.warden_error.clone(),
             resumption: self.resumption(),
             restored: self.restored.clone(),
+            node_heights: self.node_heights.clone(),
         }
     }
 
@@ -617,6 +622,9 @@ impl World {
                     self.trace.bytes(&hash[..8]);
                     let height = self.height_base.saturating_add(height);
                     self.checker.on_commit(self.now, node, height, hash);
+                    if let Some(h) = self.node_heights.get_mut(node as usize) {
+                        *h = (*h).max(height);
+                    }
                     if let Some(hosts) = self.hosts.as_mut() {
                         hosts.on_commit(self.now, node, height);
                     }

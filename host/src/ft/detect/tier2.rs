@@ -501,7 +501,9 @@ impl Tier2 {
                 flag(Behaviour::VoteWithholding, n, first, last);
             }
             let (n, first, last) = in_window(&peer.selective_misses);
-            if n >= u64::from(cfg.selective_min_views) && pattern(n, led + asked) {
+            // It talks to others but not to this host: nothing direct from it in the window.
+            let silent_to_me = peer.last_heard_view.is_none_or(|v| v < from);
+            if n >= u64::from(cfg.selective_min_views) && pattern(n, led + asked) && silent_to_me {
                 flag(Behaviour::SelectiveConnectivity, n, first, last);
             }
             let rate = rates[i];

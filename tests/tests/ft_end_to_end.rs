@@ -1,0 +1,354 @@
+//! The fault-tolerance layer end to end, closed over the simulator and the embedded chain:
+//! for every Tier 1 and Tier 2 behaviour, hosts running beside the replicas detect the
+//! offender, the evidence or accusation is committed on the chain, the isolation is recorded,
+//! the offender has no power in the next epoch, and consensus keeps committing; no honest
+//! validator is ever accused. Every run is seeded; a failure prints the seed, the summary and
+//! the command that replays it.
+
+use std::path::PathBuf;
+
+use warden_host::ft::FaultToleranceConfig;
+use warden_host::sim::hosts::{FaultTimeline, WardenSpec};
+use warden_host::sim::world::{run_with, RunReport};
+use warden_host::sim::{replay_command, Scenario};
+
+fn scenario_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/scenarios")
+        .join(format!("{name}.toml"))
+}
+
+fn load(name: &str) -> Scenario {
+    Scenario::load(&scenario_path(name)).unwrap_or_else(|e| panic!("{name}: {e:#}"))
+}
+
+/// Runs `scenario` with `seed` and checks the run passed (safety, liveness, no honest
+/// validator accused or isolated); panics with the summary and replay command otherwise.
+fn run_seeded(name: &str, mut scenario: Scenario, seed: u64) -> RunReport {
+    scenario.seed = seed;
+    let report = run_with(&scenario, &FaultToleranceConfig::default(), None);
+    let replay = replay_command(&scenario_path(name).display().to_string(), seed);
+    assert!(
+        report.passed(),
+        "seed {seed} failed\n{}",
+        report.summary(&replay)
+    );
+    report
+}
+
+/// The row of `offender`'s offence of `class`, with the run's summary on failure.
+fn fault<'a>(report: &'a RunReport, offender: u32, class: &str) -> &'a FaultTimeline {
+    let warden = report.warden.as_ref().expect("a closed-loop run");
+    warden
+        .faults
+        .iter()
+        .find(|f| f.operator == offender && f.class == class)
+        .unwrap_or_else(|| {
+            panic!(
+                "seed {}: {class} by v{offender} not detected\n{}",
+                report.seed,
+                report.summary("")
+            )
+        })
+}
+
+/// Detected, on chain, isolated as one of `isolations`, without power in the next epoch, and
+/// commits continued after that epoch began.
+fn assert_closed_loop(report: &RunReport, offender: u32, class: &str, isolations: &[&str]) {
+    let f = fault(report, offender, class);
+    let context = || format!("seed {}\n{}", report.seed, report.summary(""));
+    let detected = f
+        .detected_us
+        .unwrap_or_else(|| panic!("not detected; {}", context()));
+    let on_chain = f
+        .on_chain_us
+        .unwrap_or_else(|| panic!("not on chain; {}", context()));
+    assert!(on_chain >= detected, "{}", context());
+    let isolation = f.isolation.as_deref().unwrap_or("none");
+    assert!(
+        isolations.contains(&isolation),
+        "isolated as {isolation}, expected one of {isolations:?}; {}",
+        context()
+    );
+    let power_lost = f
+        .power_lost_us
+        .unwrap_or_else(|| panic!("never lost its power; {}", context()));
+    let warden = report.warden.as_ref().expect("closed loop");
+    let epoch = warden
+        .epochs
+        .iter()
+        .find(|e| e.start_us == power_lost)
+        .unwrap_or_else(|| panic!("no epoch starts when the power was lost; {}", context()));
+    assert!(
+        epoch.validators.iter().all(|(op, _)| *op != offender),
+        "the offender is still in epoch {}; {}",
+        epoch.epoch,
+        context()
+    );
+    let best = report.node_heights.iter().copied().max().unwrap_or(0);
+    assert!(
+        best > epoch.start_height + 20,
+        "commits stalled after the offender left (height {best}, epoch began at {}); {}",
+        epoch.start_height,
+        context()
+    );
+    assert!(warden.honest_isolated.is_empty(), "{}", context());
+}
+
+const OFFENDER: u32 = 6;
+/// Two seeds per behaviour here; `warden sim soak --warden` runs as many as wanted.
+const SEEDS: [u64; 2] = [0, 1_000];
+
+fn each_seed(name: &str, check: impl Fn(&RunReport)) {
+    let scenario = load(name);
+    for offset in SEEDS {
+        let report = run_seeded(name, scenario.clone(), scenario.seed + offset);
+        check(&report);
+    }
+}
+
+/// Tier 1 is found when the second conflicting message is delivered: the detection follows
+/// the offending send by no more than one delivery.
+fn assert_detected_on_delivery(report: &RunReport, class: &str) {
+    let f = fault(report, OFFENDER, class);
+    let slowest = 5_000 + 1_000; // the scenarios' default network: latency at most 5 ms
+    let detected = f.detected_us.expect("detected");
+    assert!(
+        detected.saturating_sub(f.onset_us) <= slowest,
+        "seed {}: detected {} us after the offence",
+        report.seed,
+        detected - f.onset_us
+    );
+}
+
+/// Isolation lands in the first block after detection.
+fn assert_isolated_in_next_block(report: &RunReport, class: &str) {
+    let f = fault(report, OFFENDER, class);
+    let interval = WardenSpec::default().block_interval_us;
+    let (detected, isolated) = (
+        f.detected_us.expect("detected"),
+        f.isolated_us.expect("isolated"),
+    );
+    assert!(
+        isolated <= detected + interval,
+        "seed {}: isolated {} us after detection, blocks every {interval} us",
+        report.seed,
+        isolated - detected
+    );
+}
+
+#[test]
+fn tier1_double_vote_is_proven_banned_and_loses_power_at_the_next_epoch() {
+    each_seed("ft_double_vote", |r| {
+        assert_closed_loop(r, OFFENDER, "DoubleVote", &["banned"]);
+        assert_detected_on_delivery(r, "DoubleVote");
+        assert_isolated_in_next_block(r, "DoubleVote");
+        assert!(r.warden.as_ref().unwrap().slashing_proposals >= 1);
+    });
+}
+
+#[test]
+fn tier1_phase_2_double_vote_is_proven_and_banned() {
+    each_seed("ft_double_vote2", |r| {
+        assert_closed_loop(r, OFFENDER, "DoubleVote", &["banned"]);
+        assert_detected_on_delivery(r, "DoubleVote");
+        assert_isolated_in_next_block(r, "DoubleVote");
+    });
+}
+
+#[test]
+fn tier1_double_proposal_to_split_halves_is_proven_through_forwarded_proposals() {
+    each_seed("ft_double_proposal", |r| {
+        assert_closed_loop(r, OFFENDER, "DoubleProposal", &["banned"]);
+        assert_isolated_in_next_block(r, "DoubleProposal");
+    });
+}
+
+#[test]
+fn tier1_lock_violation_is_proven_from_a_vote2_and_a_later_message() {
+    each_seed("ft_lock_violation", |r| {
+        assert_closed_loop(r, OFFENDER, "LockViolation", &["banned"]);
+        assert_isolated_in_next_block(r, "LockViolation");
+    });
+}
+
+#[test]
+fn tier1_invalid_proposals_of_each_rule_are_proven_and_banned() {
+    for name in [
+        "ft_wrong_leader",
+        "ft_forged_certificate",
+        "ft_short_certificate",
+    ] {
+        each_seed(name, |r| {
+            assert_closed_loop(r, OFFENDER, "InvalidProposal", &["banned"]);
+            assert_isolated_in_next_block(r, "InvalidProposal");
+        });
+    }
+}
+
+#[test]
+fn tier2_proposal_withholding_is_witnessed_cosigned_and_quarantined() {
+    each_seed("ft_proposal_withholding", |r| {
+        assert_closed_loop(r, OFFENDER, "ProposalWithholding", &["quarantined"]);
+    });
+}
+
+#[test]
+fn tier2_vote_withholding_is_witnessed_cosigned_and_quarantined() {
+    each_seed("ft_vote_withholding", |r| {
+        assert_closed_loop(r, OFFENDER, "VoteWithholding", &["quarantined"]);
+    });
+}
+
+#[test]
+fn tier2_flooding_is_an_outlier_cosigned_and_quarantined() {
+    each_seed("ft_flooding", |r| {
+        assert_closed_loop(r, OFFENDER, "MessageFlooding", &["quarantined"]);
+        let f = fault(r, OFFENDER, "MessageFlooding");
+        let views = f.detected_view.unwrap_or(u64::MAX) - f.onset_view.unwrap_or(0);
+        assert!(views <= 10, "seed {}: {views} views to detect", r.seed);
+    });
+}
+
+#[test]
+fn tier2_timing_manipulation_is_an_outlier_cosigned_and_quarantined() {
+    each_seed("ft_timing_manipulation", |r| {
+        assert_closed_loop(r, OFFENDER, "TimingManipulation", &["quarantined"]);
+    });
+}
+
+#[test]
+fn tier2_selective_connectivity_is_witnessed_by_the_excluded_and_quarantined() {
+    each_seed("ft_selective_connectivity", |r| {
+        assert_closed_loop(r, OFFENDER, "SelectiveConnectivity", &["quarantined"]);
+    });
+}
+
+#[test]
+fn a_host_crash_between_detection_and_inclusion_still_puts_the_evidence_on_chain_once() {
+    let name = "ft_double_vote";
+    let base = load(name);
+    for offset in SEEDS {
+        let seed = base.seed + offset;
+        // Where and when the offence is first detected...
+        let first = run_seeded(name, base.clone(), seed);
+        let f = fault(&first, OFFENDER, "DoubleVote");
+        let detector = f.first_detector.expect("a detector");
+        let detected = f.detected_us.expect("detected");
+        let interval = WardenSpec::default().block_interval_us;
+        assert!(detected % interval != 0, "detection falls on a block time");
+        // ...then only that host relays, and it crashes right after detecting, before the
+        // next block, and comes back well after it.
+        let mut s = base.clone();
+        let spec = s.warden.get_or_insert_with(WardenSpec::default);
+        spec.relayers = Some(vec![detector]);
+        let restart = detected + 3 * interval;
+        s.crashes.push(warden_host::sim::network::Crash {
+            node: detector,
+            at_us: detected + 1,
+            restart_us: Some(restart),
+            lose_disk: false,
+        });
+        let report = run_seeded(name, s, seed);
+        let f = fault(&report, OFFENDER, "DoubleVote");
+        let warden = report.warden.as_ref().unwrap();
+        let on_chain = f.on_chain_us.unwrap_or_else(|| {
+            panic!(
+                "seed {seed}: evidence lost in the crash\n{}",
+                report.summary("")
+            )
+        });
+        assert!(
+            on_chain >= restart,
+            "seed {seed}: on chain at {on_chain} before the host restarted at {restart}"
+        );
+        assert_eq!(warden.evidence_included, 1, "seed {seed}: included once");
+        assert!(warden.host_restarts >= 1);
+        assert_eq!(f.isolation.as_deref(), Some("banned"));
+    }
+}
+
+#[test]
+fn recovery_commits_resume_after_a_crashed_leader_without_accusing_it() {
+    each_seed("ft_crashed_leader", |r| {
+        let res = &r.resumption;
+        assert!(
+            res.failed_views > 0,
+            "seed {}: the crashed leader never led",
+            r.seed
+        );
+        // The pacemaker: one view timer, the timeout certificate, and two phases, at most
+        // with a few backed-off timers; the liveness checker bounds it strictly.
+        assert!(
+            res.median_gap_us <= 4 * res.target_us,
+            "seed {}: {res:?}",
+            r.seed
+        );
+        assert!(r
+            .warden
+            .as_ref()
+            .unwrap()
+            .faults
+            .iter()
+            .all(|f| f.honest && f.on_chain_us.is_none()));
+    });
+}
+
+#[test]
+fn recovery_a_partition_is_detected_with_its_primary_and_heals_without_accusations() {
+    each_seed("ft_partition_heals", |r| {
+        let warden = r.warden.as_ref().unwrap();
+        let p = warden
+            .partitions
+            .iter()
+            .find(|p| p.components.len() == 2)
+            .unwrap_or_else(|| panic!("seed {}: split not seen\n{}", r.seed, r.summary("")));
+        assert_eq!(p.primary.as_deref(), Some(&[0, 1, 2, 3, 4][..]));
+        let healed = p.healed_us.expect("healed");
+        assert!(
+            (2_500_000..=3_500_000).contains(&healed),
+            "healed at {healed}"
+        );
+        assert!(p.synced > 0);
+        assert!(p.resumed_us.is_some(), "commits resumed after the heal");
+        // The minority's replicas caught up: they committed after the heal.
+        assert!(r.node_heights[5] > 0 && r.node_heights[6] > 0);
+        assert!(warden.honest_isolated.is_empty());
+    });
+}
+
+#[test]
+fn recovery_a_replica_that_lost_its_disk_restores_from_a_checkpoint_and_commits_again() {
+    each_seed("ft_lost_disk", |r| {
+        let (node, height, watermark) = r
+            .restored
+            .first()
+            .copied()
+            .unwrap_or_else(|| panic!("seed {}: nothing restored\n{}", r.seed, r.summary("")));
+        assert_eq!(node, 3);
+        let height = height.expect("restored from a checkpoint");
+        assert!(height > 0 && watermark > 0);
+        assert!(
+            r.node_heights[3] > height + 20,
+            "seed {}: node 3 committed up to {} after restoring at {height}",
+            r.seed,
+            r.node_heights[3]
+        );
+        // `passed()` already holds: no honest replica signed a conflicting message.
+    });
+}
+
+#[test]
+fn no_honest_validator_is_accused_or_isolated_across_random_faulty_seeds() {
+    let report = warden_host::sim::soak(5_000, 6, true, |_, _| {});
+    assert!(
+        report.failures.is_empty(),
+        "failing seeds: {:?}\n{}",
+        report.failures.iter().map(|(s, _)| s).collect::<Vec<_>>(),
+        report
+            .failures
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<String>()
+    );
+}
