@@ -236,7 +236,10 @@ fn a_host_crash_between_detection_and_inclusion_still_puts_the_evidence_on_chain
         let detector = f.first_detector.expect("a detector");
         let detected = f.detected_us.expect("detected");
         let interval = WardenSpec::default().block_interval_us;
-        assert!(detected % interval != 0, "detection falls on a block time");
+        assert!(
+            !detected.is_multiple_of(interval),
+            "detection falls on a block time"
+        );
         // ...then only that host relays, and it crashes right after detecting, before the
         // next block, and comes back well after it.
         let mut s = base.clone();
