@@ -45,6 +45,25 @@ enum Command {
         #[command(subcommand)]
         action: warden_host::sim::cli::SimAction,
     },
+    /// The fault-tolerance layer: its benchmark.
+    Ft {
+        #[command(subcommand)]
+        action: FtAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FtAction {
+    /// The detector's ingest rate per core, evidence verification time, and per behaviour the
+    /// closed loop's detection, isolation and recovery times in simulated time.
+    Bench {
+        /// Views of traffic fed to the detector.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        views: u64,
+        /// Directory of `ft_*.toml` scenarios.
+        #[arg(long, default_value = "fixtures/scenarios")]
+        scenarios: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -83,6 +102,9 @@ fn main() -> ExitCode {
         Command::Sim { action } => {
             warden_host::sim::cli::run_action(action).map(|report| print!("{report}"))
         }
+        Command::Ft {
+            action: FtAction::Bench { views, scenarios },
+        } => warden_host::ft::bench::run(views, &scenarios).map(|report| print!("{report}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@
 //! - [`manager`]: the [`FaultToleranceManager`] facade over the parts above.
 //! - [`test_utils`]: test support for teams integrating Warden into their own node.
 
+pub mod bench;
 pub mod config;
 pub mod detect;
 pub mod manager;
