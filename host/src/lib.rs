@@ -2,8 +2,10 @@
 //!
 //! The native half of Warden: the wasm executor that runs `warden-module` deterministically
 //! under wasmtime, the embedded chain runtime ([`chain`]: persistent blocks, signed envelopes,
-//! a state root and a local node), deterministic test keys and evidence builders, the golden
-//! fixture vectors, the module benchmark and the `warden` binary.
+//! a state root and a local node), the fault-tolerance layer a validator's host runs ([`ft`]:
+//! detection, relaying, recovery, monitoring and the `FaultToleranceManager` facade), the seeded
+//! HotStuff-2 simulator that closes the loop over both ([`sim`]), deterministic test keys and
+//! evidence builders, the golden fixture vectors, the module benchmark and the `warden` binary.
 //!
 //! Architecture invariant: [`wasm`] is the only module that embeds wasmtime.
 

@@ -6,12 +6,16 @@
 //! ## Code map
 //! - [`config`]: [`FaultToleranceConfig`], read from `warden.toml`.
 //! - [`detect`]: the [`ByzantineDetector`]: Tier 1 conflict index and Tier 2 windows.
-//! - [`relay`]: the [`EvidenceCollector`]'s persistent queue and the relayer that submits it.
+//! - [`relay`]: the [`relay::EvidenceCollector`]'s persistent queue and the relayer that submits it.
 //! - [`recovery`]: stuck views, partitions, checkpoints.
 //! - [`monitor`]: consensus, network and validator-set health, tolerance margin, anomalies.
 //! - [`metrics`]: the Prometheus text exposition and its HTTP endpoint.
 //! - [`manager`]: the [`FaultToleranceManager`] facade over the parts above.
 //! - [`test_utils`]: test support for teams integrating Warden into their own node.
+//! - [`mod@bench`]: `warden ft bench`.
+//!
+//! The simulator closes the loop over these parts and the embedded chain
+//! (`crate::sim::hosts`).
 
 pub mod bench;
 pub mod config;

@@ -13,7 +13,7 @@
 //! - [`checker`]: safety, honest-signing and liveness invariants.
 //! - [`scenario`]: TOML scenario files and random soak scenarios.
 //! - [`context`]: what replicas share: keys, schedule, the verification cache, headers.
-//! - [`bench`]: simulated views per second against the signing-and-verifying floor.
+//! - [`mod@bench`]: simulated views per second against the signing-and-verifying floor.
 //!
 //! Architecture invariant: a replica's safety state is written to its store before any
 //! message it allows leaves, and the store survives crashes, so an honest replica never signs
