@@ -14,6 +14,8 @@ pub mod chain;
 pub mod demo;
 pub mod fixtures;
 pub mod ft;
+pub mod logging;
 pub mod sim;
+pub mod simulate;
 pub mod testkit;
 pub mod wasm;

@@ -10,17 +10,52 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "warden",
     version,
-    after_help = "Start with `warden demo`. Then `warden sim run fixtures/scenarios/partition_heals.toml` \
-                  runs a simulated network, and `warden chain init --genesis fixtures/genesis.toml --data DIR` \
-                  creates a local chain."
+    after_help = "Start with `warden simulate`: a 16-validator HotStuff-2 network with Byzantine validators \
+                  and a partition, watched by Warden's hosts, recorded on an embedded chain, ending in a report. \
+                  `warden simulate --html report.html` draws its timeline; `warden config default` prints every \
+                  setting. `warden demo` shows the on-chain module alone."
 )]
 struct Cli {
+    /// The fault-tolerance configuration (`warden config default` prints one with every field).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// More logs on standard error: -v for what the hosts and the chain do, -vv for detail.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Warden's main job: simulate a HotStuff-2 network with Byzantine validators and a
+    /// partition that heals, with every honest validator's host detecting misbehaviour and an
+    /// embedded chain recording evidence, isolation and slashing; print the report.
+    Simulate {
+        /// A scenario file instead of the default (see fixtures/scenarios/).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// Override the seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML report with an SVG timeline.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Keep the chain and relay queues here (default: a temporary directory, removed after).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Serve Prometheus metrics here while the simulation runs (for example 127.0.0.1:9184).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<std::net::SocketAddr>,
+    },
+    /// The fault-tolerance configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Prove misbehaviour of a small validator network through the wasm module and print the
     /// resulting on-chain state (reputation, isolation, slashing proposals).
     Demo,
@@ -49,6 +84,17 @@ enum Command {
     Ft {
         #[command(subcommand)]
         action: FtAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigAction {
+    /// Print a commented `warden.toml` with every field and its default.
+    Default,
+    /// Check a configuration file (the global --config, or this one) and print it back.
+    Check {
+        /// The file (default: the global --config).
+        file: Option<PathBuf>,
     },
 }
 
@@ -84,7 +130,47 @@ enum FixturesAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    warden_host::logging::init(cli.verbose);
+    let config = match &cli.config {
+        Some(path) => match warden_host::ft::FaultToleranceConfig::read(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => warden_host::ft::FaultToleranceConfig::default(),
+    };
     let result = match cli.command {
+        Command::Simulate {
+            scenario,
+            seed,
+            json,
+            html,
+            data,
+            metrics_addr,
+        } => warden_host::simulate::cli::run(&warden_host::simulate::cli::Options {
+            scenario,
+            seed,
+            json,
+            html,
+            data,
+            metrics_addr,
+            config: config.clone(),
+        }),
+        Command::Config { action } => match action {
+            ConfigAction::Default => {
+                print!("{}", warden_host::ft::FaultToleranceConfig::default_toml());
+                Ok(())
+            }
+            ConfigAction::Check { file } => match file.or(cli.config.clone()) {
+                Some(path) => warden_host::ft::FaultToleranceConfig::read(&path)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|c| Ok(toml::to_string(&c)?))
+                    .map(|text| print!("{} is valid:\n{text}", path.display())),
+                None => Err(anyhow::anyhow!("give a file, or --config FILE")),
+            },
+        },
         Command::Demo => warden_host::demo::run().map(|report| print!("{report}")),
         Command::Fixtures { action } => match action {
             FixturesAction::Write { dir } => warden_host::fixtures::write(&dir)
@@ -100,7 +186,7 @@ fn main() -> ExitCode {
             warden_host::chain::cli::run(action).map(|report| print!("{report}"))
         }
         Command::Sim { action } => {
-            warden_host::sim::cli::run_action(action).map(|report| print!("{report}"))
+            warden_host::sim::cli::run_action(action, &config).map(|report| print!("{report}"))
         }
         Command::Ft {
             action: FtAction::Bench { views, scenarios },

@@ -71,6 +71,9 @@ pub enum ChainAction {
         /// `POST /produce`.
         #[arg(long, default_value_t = 1000)]
         block_interval_ms: u64,
+        /// Serve Prometheus metrics here while the node runs (for example 127.0.0.1:9185).
+        #[arg(long, value_name = "ADDR")]
+        metrics_addr: Option<SocketAddr>,
     },
     /// Sign and submit a transaction.
     Submit {
@@ -258,9 +261,22 @@ pub fn run(action: ChainAction) -> anyhow::Result<String> {
             data,
             listen,
             block_interval_ms,
+            metrics_addr,
         } => {
             let chain = Chain::open(&data)?;
-            let node = Node::bind(chain, listen)?;
+            let mut node = Node::bind(chain, listen)?;
+            let _metrics = match metrics_addr {
+                Some(addr) => {
+                    let shared = std::sync::Arc::new(std::sync::Mutex::new(
+                        crate::ft::metrics::Metrics::new(),
+                    ));
+                    let server = crate::ft::metrics::MetricsServer::serve(addr, shared.clone())?;
+                    eprintln!("metrics at http://{}/metrics", server.addr());
+                    node = node.with_metrics(shared);
+                    Some(server)
+                }
+                None => None,
+            };
             eprintln!("serving {} on http://{}", data.display(), node.addr());
             let interval =
                 (block_interval_ms > 0).then(|| Duration::from_millis(block_interval_ms));

@@ -90,6 +90,8 @@ pub struct Node {
     server: Server,
     chain: Chain,
     addr: SocketAddr,
+    metrics: Option<crate::sim::world::SharedMetrics>,
+    requests: u64,
 }
 
 impl std::fmt::Debug for Node {
@@ -114,7 +116,50 @@ impl Node {
             server,
             chain,
             addr,
+            metrics: None,
+            requests: 0,
         })
+    }
+
+    /// Exports the chain's height, mempool and request count into `metrics` as it serves.
+    pub fn with_metrics(mut self, metrics: crate::sim::world::SharedMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn export(&self) {
+        let Some(shared) = &self.metrics else {
+            return;
+        };
+        let mut m = match shared.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let head = self.chain.head();
+        let _ = m.gauge(
+            "warden_chain_height",
+            "Height of the chain's head.",
+            &[],
+            head.height as f64,
+        );
+        let _ = m.gauge(
+            "warden_chain_head_time_seconds",
+            "Time of the head block.",
+            &[],
+            head.time as f64 / 1e3,
+        );
+        let _ = m.gauge(
+            "warden_chain_mempool",
+            "Transactions waiting.",
+            &[],
+            self.chain.mempool_len() as f64,
+        );
+        let _ = m.counter(
+            "warden_chain_requests_total",
+            "HTTP requests served.",
+            &[],
+            self.requests as f64,
+        );
     }
 
     /// The address it listens on.
@@ -141,6 +186,7 @@ impl Node {
                 .server
                 .recv_timeout(wait.min(Duration::from_millis(100)))?
             {
+                self.requests += 1;
                 self.handle(request);
             }
             if let Some(i) = interval {
@@ -151,6 +197,7 @@ impl Node {
                     last_block = Instant::now();
                 }
             }
+            self.export();
         }
         Ok(self.chain)
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{bench, replay_command, run, soak, Scenario};
+use super::{bench, replay_command, Scenario};
 
 /// `warden sim ...`.
 #[derive(Subcommand, Debug)]
@@ -47,14 +47,17 @@ pub enum SimAction {
 
 /// Runs a `warden sim` subcommand and returns what to print; a failing run or soak is an
 /// error whose message holds the summary and the replay command.
-pub fn run_action(action: SimAction) -> anyhow::Result<String> {
+pub fn run_action(
+    action: SimAction,
+    cfg: &crate::ft::FaultToleranceConfig,
+) -> anyhow::Result<String> {
     match action {
         SimAction::Run { scenario, seed } => {
             let mut s = Scenario::load(&scenario)?;
             if let Some(seed) = seed {
                 s.seed = seed;
             }
-            let report = run(&s);
+            let report = super::world::run_with(&s, cfg, None);
             let summary = report.summary(&replay_command(&scenario.display().to_string(), s.seed));
             if report.passed() {
                 Ok(summary)
@@ -67,7 +70,7 @@ pub fn run_action(action: SimAction) -> anyhow::Result<String> {
             first,
             warden,
         } => {
-            let report = soak(first, seeds, warden, |seed, run| {
+            let report = super::soak_with(first, seeds, warden, cfg, |seed, run| {
                 if !run.passed() {
                     eprintln!("seed {seed}: FAIL");
                 }

@@ -187,6 +187,57 @@ pub struct WardenReport {
     pub health: Option<HealthReport>,
     /// Views (all epochs) the network went through.
     pub views: u64,
+    /// Each operator's standing on the chain at the end.
+    pub operators: Vec<OperatorOutcome>,
+    /// The chain's slashing proposals at the end.
+    pub slashing: Vec<SlashingOutcome>,
+    /// (time, committed height) each time the network's height grew (thinned to at most
+    /// [`MAX_TIMELINE_POINTS`]).
+    pub commits: Vec<(u64, u64)>,
+    /// (time, view counted over all epochs, leader) as the network entered each view (thinned
+    /// likewise).
+    pub view_starts: Vec<(u64, u64, OperatorId)>,
+}
+
+/// The most points kept per timeline series.
+pub const MAX_TIMELINE_POINTS: usize = 4_000;
+
+/// One operator's standing on the chain at the end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct OperatorOutcome {
+    /// The operator.
+    pub operator: OperatorId,
+    /// Whether it ran honestly in the run.
+    pub honest: bool,
+    /// Its reputation score.
+    pub reputation: u32,
+    /// Its isolation state (`active`, `quarantined`, `probation`, `banned`, ...).
+    pub isolation: String,
+    /// Its power in the last epoch's set (0 when left out).
+    pub power: u64,
+}
+
+/// A slashing proposal on the chain at the end of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct SlashingOutcome {
+    /// Its id.
+    pub id: u64,
+    /// The offender.
+    pub operator: OperatorId,
+    /// The offence class.
+    pub class: String,
+    /// Fraction of stake, parts per billion.
+    pub fraction_ppb: u64,
+    /// Pending, vetoed or finalised.
+    pub status: String,
+}
+
+fn thin<T: Clone>(points: &mut Vec<T>) {
+    if points.len() >= MAX_TIMELINE_POINTS {
+        // Keep every other point: the series stays evenly spread and bounded.
+        let kept: Vec<T> = points.iter().step_by(2).cloned().collect();
+        *points = kept;
+    }
 }
 
 fn ms_opt(from: u64, to: Option<u64>) -> String {
@@ -446,6 +497,8 @@ pub struct Hosts {
     partition: Option<PartitionEpisode>,
     committed: u64,
     now: u64,
+    /// Where to export health and counters at each chain block, if anywhere.
+    pub metrics: Option<super::world::SharedMetrics>,
 }
 
 /// A time the connectivity matrix showed the network split.
@@ -471,6 +524,18 @@ pub struct PartitionEpisode {
 pub enum HostAction {
     /// Send a host message from a node.
     Send(NodeId, Dest, Rc<Payload>),
+}
+
+/// A short lower-case name of an isolation state.
+pub fn state_name(state: &IsolationState) -> String {
+    match state {
+        IsolationState::Active => "active",
+        IsolationState::Quarantined { .. } => "quarantined",
+        IsolationState::Deferred { .. } => "deferred",
+        IsolationState::Probation { .. } => "probation",
+        IsolationState::Banned { .. } => "banned",
+    }
+    .to_string()
 }
 
 fn class_name(class: OffenceClass) -> String {
@@ -581,6 +646,7 @@ impl Hosts {
             partition: None,
             committed: 0,
             now: 0,
+            metrics: None,
         };
         hosts.monitor.set_peers(n_nodes);
         hosts.report.epochs.push(EpochRecord {
@@ -668,6 +734,15 @@ impl Hosts {
         host.stuck.on_view(now, view);
         if view > self.epoch_max_view {
             self.epoch_max_view = view;
+            let leader = host
+                .detector
+                .epoch_view(self.set.epoch)
+                .and_then(|e| e.schedule.leader(view))
+                .unwrap_or(u32::MAX);
+            thin(&mut self.report.view_starts);
+            self.report
+                .view_starts
+                .push((now, self.view_base + view, leader));
             let by_timeout = !host.certified.contains(&view.saturating_sub(1));
             self.monitor.on_view_change(ms(now), view, by_timeout);
         }
@@ -858,6 +933,14 @@ impl Hosts {
             entry.detected_us = Some(now);
             entry.detected_view = view;
             entry.first_detector = Some(detector);
+            tracing::info!(
+                at_ms = ms(now),
+                offender = key.0,
+                offence = ?key.1,
+                tier,
+                host = detector,
+                "detected"
+            );
         }
         if self.detected_by.entry(key).or_default().insert(detector) {
             entry.detectors += 1;
@@ -994,6 +1077,8 @@ impl Hosts {
         }
         if height > self.committed {
             self.committed = height;
+            thin(&mut self.report.commits);
+            self.report.commits.push((now, height));
             self.monitor.on_commit(ms(now), height);
             let committed = self.committed;
             if let Some(p) = self.report.partitions.last_mut().filter(|p| {
@@ -1015,6 +1100,11 @@ impl Hosts {
             for host in self.hosts.iter_mut().flatten() {
                 if host.stuck.check(now).is_some() {
                     if let Some(lock) = host.lock.clone() {
+                        tracing::info!(
+                            at_ms = ms(now),
+                            host = host.operator,
+                            "stuck view: emergency view change"
+                        );
                         self.report.emergency_view_changes += 1;
                         out.push(HostAction::Send(
                             host.node,
@@ -1053,6 +1143,7 @@ impl Hosts {
         let split = live.len() > 1;
         if split && self.partition.is_none() && now > threshold {
             let primary = info.primary.and_then(|i| info.components.get(i).cloned());
+            tracing::info!(at_ms = ms(now), components = ?live, primary = ?primary, "network split");
             self.partition = Some(PartitionEpisode {
                 detected_us: now,
                 healed_us: None,
@@ -1065,6 +1156,10 @@ impl Hosts {
         } else if !split {
             if let Some(mut episode) = self.partition.take() {
                 episode.healed_us = Some(now);
+                tracing::info!(
+                    at_ms = ms(now),
+                    "network split healed; syncing the highest certificates"
+                );
                 episode.height_at_heal = self.committed;
                 if self.cfg.recovery.automatic_recovery {
                     for host in self.hosts.iter().flatten() {
@@ -1092,6 +1187,45 @@ impl Hosts {
             suspected_power: 0,
         });
         self.monitor.sample(ms(now));
+        if let Some(shared) = &self.metrics {
+            let report = self.monitor.report(ms(now));
+            let mut m = match shared.lock() {
+                Ok(m) => m,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let _ = report.export(&mut m);
+            let counters = [
+                (
+                    "warden_chain_height",
+                    "Blocks of the embedded chain.",
+                    self.report.chain_height,
+                ),
+                (
+                    "warden_evidence_included_total",
+                    "Evidence transactions included.",
+                    self.report.evidence_included,
+                ),
+                (
+                    "warden_accusations_included_total",
+                    "Accusation transactions included.",
+                    self.report.accusations_included,
+                ),
+                (
+                    "warden_slashing_proposals_total",
+                    "Slashing proposals made.",
+                    self.report.slashing_proposals,
+                ),
+                (
+                    "warden_emergency_view_changes_total",
+                    "Emergency view changes on stuck views.",
+                    self.report.emergency_view_changes,
+                ),
+                ("warden_epoch", "The current epoch.", self.set.epoch),
+            ];
+            for (name, help, value) in counters {
+                let _ = m.gauge(name, help, &[], value as f64);
+            }
+        }
     }
 
     /// A chain block at `now`: every live relayer submits what it has, the block is produced,
@@ -1133,6 +1267,13 @@ impl Hosts {
                 .any(|(o, h)| *o == op && *h)
         };
         let change = |me: &mut Self, operator: OperatorId, what: &str| {
+            tracing::info!(
+                at_ms = ms(now),
+                height,
+                operator,
+                change = what,
+                "isolation"
+            );
             me.report.isolation.push(IsolationChange {
                 at_us: now,
                 height,
@@ -1166,6 +1307,7 @@ impl Hosts {
                 if t.on_chain_us.is_none() {
                     t.on_chain_us = Some(now);
                     t.on_chain_height = Some(height);
+                    tracing::info!(at_ms = ms(now), height, offender = key.0, offence = ?key.1, "recorded on chain");
                 }
             }
             Event::Banned { operator, class } => {
@@ -1237,14 +1379,7 @@ impl Hosts {
                 power
             };
             if effective == 0 {
-                excluded.push((
-                    op,
-                    format!("{state:?}")
-                        .split_whitespace()
-                        .next()
-                        .unwrap_or("isolated")
-                        .to_lowercase(),
-                ));
+                excluded.push((op, state_name(&state)));
                 continue;
             }
             validators.push(ValidatorInfo {
@@ -1287,6 +1422,13 @@ impl Hosts {
                 t.power_lost_us.get_or_insert(now);
             }
         }
+        tracing::info!(
+            at_ms = ms(now),
+            epoch,
+            validators = set.validators.len(),
+            excluded = ?excluded,
+            "epoch change"
+        );
         self.report.epochs.push(EpochRecord {
             epoch,
             start_us: now,
@@ -1319,6 +1461,51 @@ impl Hosts {
             .result
             .map_err(|e| anyhow::anyhow!("query {query:?}: {e}"))?;
         Ok(borsh::from_slice(&bytes)?)
+    }
+
+    fn final_standing(&self) -> Vec<OperatorOutcome> {
+        let mut operators: Vec<OperatorId> = self.node_operator.clone();
+        operators.sort_unstable();
+        operators.dedup();
+        operators
+            .into_iter()
+            .map(|op| {
+                let reputation = match self.query(&Query::Reputation { operator: op }) {
+                    Ok(QueryResponse::Reputation(r)) => r.score,
+                    _ => 0,
+                };
+                let isolation = self
+                    .query_isolation(op)
+                    .map(|s| state_name(&s))
+                    .unwrap_or_else(|e| format!("unknown ({e})"));
+                OperatorOutcome {
+                    operator: op,
+                    honest: self.is_honest_operator(op),
+                    reputation,
+                    isolation,
+                    power: self.set.power_of(op),
+                }
+            })
+            .collect()
+    }
+
+    fn final_slashing(&self) -> Vec<SlashingOutcome> {
+        match self.query(&Query::SlashingProposals {
+            start: 0,
+            limit: warden_module::msg::MAX_PAGE,
+        }) {
+            Ok(QueryResponse::SlashingProposals(list)) => list
+                .into_iter()
+                .map(|p| SlashingOutcome {
+                    id: p.id,
+                    operator: p.offence.operator,
+                    class: class_name(p.offence.class),
+                    fraction_ppb: p.fraction_ppb,
+                    status: format!("{:?}", p.status).to_lowercase(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn query_isolation(&self, operator: OperatorId) -> anyhow::Result<IsolationState> {
@@ -1361,6 +1548,8 @@ impl Hosts {
             self.report.partitions.push(open);
         }
         self.report.views = self.view_base + self.epoch_max_view;
+        self.report.operators = self.final_standing();
+        self.report.slashing = self.final_slashing();
         self.report.health = Some(self.monitor.report(ms(self.now)));
         self.report.honest_isolated.sort_unstable();
         self.report.honest_isolated.dedup();

@@ -182,6 +182,23 @@ pub fn soak(
     first: u64,
     count: u64,
     warden: bool,
+    progress: impl FnMut(u64, &RunReport),
+) -> SoakReport {
+    soak_with(
+        first,
+        count,
+        warden,
+        &crate::ft::FaultToleranceConfig::default(),
+        progress,
+    )
+}
+
+/// [`soak`] with `cfg` for the hosts.
+pub fn soak_with(
+    first: u64,
+    count: u64,
+    warden: bool,
+    cfg: &crate::ft::FaultToleranceConfig,
     mut progress: impl FnMut(u64, &RunReport),
 ) -> SoakReport {
     let mut report = SoakReport::default();
@@ -190,7 +207,7 @@ pub fn soak(
         if warden {
             scenario.warden = Some(hosts::WardenSpec::default());
         }
-        let run = run(&scenario);
+        let run = world::run_with(&scenario, cfg, None);
         report.runs += 1;
         report.height += run.height;
         if !run.faulty.is_empty() {

@@ -193,8 +193,38 @@ pub fn run_with(
     cfg: &FaultToleranceConfig,
     data_dir: Option<&std::path::Path>,
 ) -> RunReport {
-    World::new(scenario, cfg, data_dir).run()
+    run_observed(scenario, cfg, data_dir, &mut |_, _| {})
 }
+
+/// [`run_with`], calling `progress(now_us, duration_us)` each time another hundredth of the
+/// simulated duration has passed.
+pub fn run_observed(
+    scenario: &Scenario,
+    cfg: &FaultToleranceConfig,
+    data_dir: Option<&std::path::Path>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> RunReport {
+    run_full(scenario, cfg, data_dir, progress, None)
+}
+
+/// [`run_observed`], exporting the hosts' health and the chain's counters into `metrics` at
+/// every chain block.
+pub fn run_full(
+    scenario: &Scenario,
+    cfg: &FaultToleranceConfig,
+    data_dir: Option<&std::path::Path>,
+    progress: &mut dyn FnMut(u64, u64),
+    metrics: Option<SharedMetrics>,
+) -> RunReport {
+    let mut world = World::new(scenario, cfg, data_dir);
+    if let Some(hosts) = world.hosts.as_mut() {
+        hosts.metrics = metrics;
+    }
+    world.run(progress)
+}
+
+/// Metrics shared with an HTTP endpoint.
+pub type SharedMetrics = std::sync::Arc<std::sync::Mutex<crate::ft::metrics::Metrics>>;
 
 struct World {
     scenario: Scenario,
@@ -453,7 +483,9 @@ impl World {
         self.outputs = out;
     }
 
-    fn run(mut self) -> RunReport {
+    fn run(mut self, progress: &mut dyn FnMut(u64, u64)) -> RunReport {
+        let step = (self.scenario.duration_us / 100).max(1);
+        let mut next_progress = step;
         for node in 0..self.slots.len() as NodeId {
             self.boot(node);
         }
@@ -466,6 +498,10 @@ impl World {
                 break;
             }
             self.now = event.at;
+            if self.now >= next_progress {
+                progress(self.now, self.scenario.duration_us);
+                next_progress = (self.now / step + 1) * step;
+            }
             self.events += 1;
             self.trace.word(event.at);
             match event.kind {
