@@ -184,19 +184,7 @@ impl ByzantineDetector {
         }
         match observed {
             Observed::Signed(signed) => {
-                if let Some(epoch) = self.epochs.get(&signed.epoch) {
-                    let mut evidence = Vec::new();
-                    self.tier1
-                        .observe(signed, epoch, self.view, verifier, &mut evidence);
-                    for e in evidence {
-                        if let Ok(offence) = e.offence() {
-                            out.push(Finding::Evidence {
-                                offence,
-                                evidence: e,
-                            });
-                        }
-                    }
-                }
+                self.tier1_observe(signed, verifier, out);
                 let schedule = self.epochs.get(&signed.epoch).map(|e| &e.schedule);
                 if let Some(t2) = self.tier2.as_mut().filter(|t| t.epoch() == signed.epoch) {
                     t2.on_message(at_us, from, signed.signer, &signed.message, |v| {
@@ -234,6 +222,16 @@ impl ByzantineDetector {
         if !self.cfg.byzantine_detection_enabled {
             return;
         }
+        self.tier1_observe(signed, verifier, out);
+    }
+
+    /// Tier 1 over one signed message of a kept epoch; confirmed evidence becomes findings.
+    fn tier1_observe(
+        &mut self,
+        signed: &SignedMessage,
+        verifier: &impl Verifier,
+        out: &mut Vec<Finding>,
+    ) {
         let Some(epoch) = self.epochs.get(&signed.epoch) else {
             return;
         };
