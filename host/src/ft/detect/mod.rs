@@ -162,7 +162,8 @@ impl ByzantineDetector {
             return;
         }
         if let Some(t2) = self.tier2.as_mut() {
-            for s in t2.on_view(at_us, view) {
+            let schedule = self.epochs.get(&t2.epoch()).map(|e| &e.schedule);
+            for s in t2.on_view(at_us, view, |v| schedule.and_then(|s| s.leader(v))) {
                 self.suspicions += 1;
                 out.push(Finding::Suspicion(s));
             }
@@ -191,22 +192,43 @@ impl ByzantineDetector {
                         schedule.and_then(|s| s.leader(v))
                     });
                     if let Message::Proposal(p) = &signed.message {
-                        t2.on_certificate(None, &p.justify);
+                        self.tier2_certificate(None, &p.justify, verifier);
                     }
                 } else if let Some(t2) = self.tier2.as_mut() {
                     t2.on_junk(from);
                 }
             }
-            Observed::Certificate(cert) => {
-                if let Some(t2) = self.tier2.as_mut() {
-                    t2.on_certificate(Some(from), cert);
-                }
-            }
+            Observed::Certificate(cert) => self.tier2_certificate(Some(from), cert, verifier),
             Observed::Junk => {
                 if let Some(t2) = self.tier2.as_mut() {
                     t2.on_junk(from);
                 }
             }
+        }
+    }
+
+    /// Tier 2 reads who signed a certificate as proof that they were voting, so it is told
+    /// only of certificates that verify: a forged one could otherwise frame honest validators.
+    /// A certificate that does not verify still counts towards its sender's traffic.
+    fn tier2_certificate(
+        &mut self,
+        from: Option<OperatorId>,
+        cert: &Certificate,
+        verifier: &impl Verifier,
+    ) {
+        let Some(t2) = self.tier2.as_mut() else {
+            return;
+        };
+        let valid = cert.epoch == t2.epoch()
+            && t2.in_window(cert.view)
+            && self
+                .epochs
+                .get(&cert.epoch)
+                .is_some_and(|e| self.tier1.certificate_valid(cert, e, verifier));
+        match (valid, from) {
+            (true, _) => t2.on_certificate(from, cert),
+            (false, Some(from)) => t2.on_junk(from),
+            (false, None) => {}
         }
     }
 
@@ -281,5 +303,171 @@ impl ByzantineDetector {
     /// Messages in the Tier 1 index.
     pub fn indexed(&self) -> usize {
         self.tier1.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ops::RangeInclusive;
+
+    use warden_module::crypto::Ed25519Strict;
+    use warden_module::evidence::Behaviour;
+    use warden_module::wire::{CertificateKind, Hash, Signature};
+
+    use super::*;
+    use crate::testkit::TestNetwork;
+
+    /// What validator 3 does, as seen by the host of validator 0.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Peer3 {
+        /// Proposes in its views but never votes.
+        WithholdsVotes,
+        /// Proposes to and votes for everyone but validator 0.
+        ShunsMe,
+        /// Down in these views (no message, no signature), honest otherwise.
+        Down(u64, u64),
+        /// Down for good, while validator 1 forges certificates naming it.
+        DownAndFramed,
+    }
+
+    /// Runs `views` of a 4-validator network as validator 0's detector sees them and returns
+    /// every suspicion it raised.
+    fn run(peer3: Peer3, views: RangeInclusive<u64>, window: u64) -> Vec<Suspicion> {
+        let net = TestNetwork::new(7, 4);
+        let cfg = DetectionConfig {
+            pattern_analysis_window: window,
+            ..DetectionConfig::default()
+        };
+        let mut det = ByzantineDetector::new(0, cfg);
+        det.start_epoch(net.chain_id, net.set(), net.schedule());
+        let verifier = Ed25519Strict;
+        let mut found = Vec::new();
+        let mut keep = |out: Vec<Finding>| {
+            for f in out {
+                if let Finding::Suspicion(s) = f {
+                    found.push(s);
+                }
+            }
+        };
+        for view in views {
+            let at = view * 20_000;
+            let mut out = Vec::new();
+            det.on_view(at, view, &mut out);
+            let down = match peer3 {
+                Peer3::Down(from, to) => (from..=to).contains(&view),
+                Peer3::DownAndFramed => true,
+                _ => false,
+            };
+            let leader = net.leader(view);
+            let proposal = net.proposal(leader, view, view as u8);
+            let Message::Proposal(p) = &proposal.message else {
+                unreachable!()
+            };
+            let hash: Hash = p.block.hash();
+            let heard_by_me = !(leader == 3 && (down || peer3 == Peer3::ShunsMe));
+            if heard_by_me {
+                det.observe(
+                    at + 1_000,
+                    leader,
+                    Observed::Signed(&proposal),
+                    &verifier,
+                    &mut out,
+                );
+            }
+            // Who votes for this leader's block.
+            let three_votes = !down
+                && match peer3 {
+                    Peer3::WithholdsVotes => false,
+                    Peer3::ShunsMe => leader != 0,
+                    _ => true,
+                };
+            let mut signers = if leader == 3 && peer3 == Peer3::ShunsMe {
+                vec![1, 2]
+            } else {
+                vec![0, 1, 2]
+            };
+            if three_votes {
+                signers.push(3);
+            }
+            if leader == 0 {
+                for voter in signers.iter().copied().filter(|v| *v != 0) {
+                    let vote = net.vote(voter, view, hash, 0);
+                    det.observe(
+                        at + 2_000,
+                        voter,
+                        Observed::Signed(&vote),
+                        &verifier,
+                        &mut out,
+                    );
+                }
+            }
+            if !(leader == 3 && down) {
+                let cert = net.certificate(CertificateKind::Vote, view, hash, 0, &signers);
+                det.observe(
+                    at + 3_000,
+                    1,
+                    Observed::Certificate(&cert),
+                    &verifier,
+                    &mut out,
+                );
+            }
+            if peer3 == Peer3::DownAndFramed {
+                // Validator 1 floods certificates naming everyone; 3's part is made up.
+                let mut forged = net.certificate(CertificateKind::Vote, view, hash, 0, &[0, 1, 2]);
+                let mut parts = forged.signatures.to_vec();
+                let mut fake = parts[0];
+                fake.signer = 3;
+                fake.signature = Signature([7; 64]);
+                parts.push(fake);
+                forged.signatures = warden_module::codec::BoundedVec::new(parts).expect("small");
+                det.observe(
+                    at + 4_000,
+                    1,
+                    Observed::Certificate(&forged),
+                    &verifier,
+                    &mut out,
+                );
+            }
+            keep(out);
+        }
+        found
+    }
+
+    fn accused_of(found: &[Suspicion], behaviour: Behaviour) -> bool {
+        found
+            .iter()
+            .any(|s| s.accused == 3 && s.behaviour == behaviour)
+    }
+
+    #[test]
+    fn a_peer_that_proposes_but_never_votes_for_this_host_is_suspected_of_vote_withholding() {
+        let found = run(Peer3::WithholdsVotes, 1..=60, 32);
+        assert!(accused_of(&found, Behaviour::VoteWithholding), "{found:?}");
+    }
+
+    #[test]
+    fn a_peer_that_votes_for_others_but_shuns_this_host_is_suspected_of_selective_connectivity() {
+        let found = run(Peer3::ShunsMe, 1..=60, 32);
+        assert!(
+            accused_of(&found, Behaviour::SelectiveConnectivity),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn forged_certificates_naming_a_down_validator_do_not_frame_it() {
+        let found = run(Peer3::DownAndFramed, 1..=60, 32);
+        assert!(found.iter().all(|s| s.accused != 3), "{found:?}");
+    }
+
+    #[test]
+    fn a_validator_back_from_a_crash_is_not_accused_of_the_votes_it_missed() {
+        for (from, to) in [(10, 17), (10, 25), (5, 40)] {
+            let found = run(Peer3::Down(from, to), 1..=60, 8);
+            assert!(
+                found.iter().all(|s| s.accused != 3),
+                "down {from}..={to}: {found:?}"
+            );
+        }
     }
 }

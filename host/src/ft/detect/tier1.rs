@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use warden_module::crypto::Verifier;
 use warden_module::evidence::{Evidence, OffenceKey, ProposalViolation};
+use warden_module::validators::ValidatorSet;
 use warden_module::wire::{
     BlockHeader, Certificate, CertificateKind, Hash, Message, MessageKind, OperatorId,
     SignedMessage,
@@ -77,6 +78,24 @@ pub struct Tier1 {
 
 fn kind_byte(message: &Message) -> u8 {
     message.kind() as u8
+}
+
+/// The stateless rules a certificate signed by `set` breaks, if any: signers strictly
+/// ascending, every signer in the set, a quorum of power.
+fn certificate_shape(cert: &Certificate, set: &ValidatorSet) -> Option<ProposalViolation> {
+    if cert
+        .signatures
+        .windows(2)
+        .any(|w| w[1].signer <= w[0].signer)
+    {
+        Some(ProposalViolation::DuplicateSigner)
+    } else if cert.signatures.iter().any(|s| set.get(s.signer).is_none()) {
+        Some(ProposalViolation::UnknownSigner)
+    } else if set.signed_power(cert) < set.quorum() {
+        Some(ProposalViolation::ShortCertificate)
+    } else {
+        None
+    }
 }
 
 impl Tier1 {
@@ -303,54 +322,14 @@ impl Tier1 {
                 violation = Some(ProposalViolation::HeightMismatch);
             }
         } else if let Some(set) = justify_set {
-            if justify
-                .signatures
-                .windows(2)
-                .any(|w| w[1].signer <= w[0].signer)
-            {
-                violation = Some(ProposalViolation::DuplicateSigner);
-            } else if justify
-                .signatures
-                .iter()
-                .any(|s| set.get(s.signer).is_none())
-            {
-                violation = Some(ProposalViolation::UnknownSigner);
-            } else if set.signed_power(justify) < set.quorum() {
-                violation = Some(ProposalViolation::ShortCertificate);
-            } else if let Some(parent) = self
-                .headers
-                .get(&justify.block_hash)
-                .filter(|h| p.block.height != h.height.saturating_add(1))
-            {
-                let _ = parent;
-                violation = Some(ProposalViolation::HeightMismatch);
-            } else if !self.verified_certs.contains(justify) {
-                // The certificate is well formed: check its signatures once.
-                self.stats.verifications += 1;
-                let bad = justify.signatures.iter().position(|part| {
-                    set.get(part.signer).is_none_or(|v| {
-                        !verifier.verify(
-                            &v.key,
-                            &justify
-                                .signed_message(part)
-                                .signing_bytes(epoch.chain_id, justify.epoch),
-                            &part.signature,
-                        )
-                    })
-                });
-                match bad {
-                    Some(position) => {
-                        violation = Some(ProposalViolation::BadCertificateSignature {
-                            position: position as u32,
-                        })
-                    }
-                    None => {
-                        if self.verified_certs.len() >= MAX_VERIFIED_CERTS {
-                            self.verified_certs.pop_front();
-                        }
-                        self.verified_certs.push_back(justify.clone());
-                    }
-                }
+            violation = certificate_shape(justify, set).or_else(|| {
+                self.headers
+                    .get(&justify.block_hash)
+                    .filter(|h| p.block.height != h.height.saturating_add(1))
+                    .map(|_| ProposalViolation::HeightMismatch)
+            });
+            if violation.is_none() {
+                violation = self.certificate_signatures(justify, set, epoch.chain_id, verifier);
             }
         }
         let Some(violation) = violation else {
@@ -368,6 +347,65 @@ impl Tier1 {
         };
         if let Confirmed::Evidence(e) = self.confirm(candidate, epoch, verifier) {
             out.push(e);
+        }
+    }
+
+    /// Whether `cert` is a block certificate of a known epoch signed by a quorum of its set,
+    /// every signature valid. Cheap checks come first and a forged signature stops the check;
+    /// a certificate found valid is remembered, so each is verified once.
+    pub fn certificate_valid(
+        &mut self,
+        cert: &Certificate,
+        epoch: &EpochView,
+        verifier: &impl Verifier,
+    ) -> bool {
+        if cert.kind != CertificateKind::Vote || cert.is_genesis() {
+            return false;
+        }
+        let Some(set) = epoch.justify_set(cert.epoch) else {
+            return false;
+        };
+        certificate_shape(cert, set).is_none()
+            && self
+                .certificate_signatures(cert, set, epoch.chain_id, verifier)
+                .is_none()
+    }
+
+    /// Verifies `cert`'s signatures (once: valid certificates are remembered); the first bad
+    /// one is the violation.
+    fn certificate_signatures(
+        &mut self,
+        cert: &Certificate,
+        set: &ValidatorSet,
+        chain_id: u64,
+        verifier: &impl Verifier,
+    ) -> Option<ProposalViolation> {
+        if self.verified_certs.contains(cert) {
+            return None;
+        }
+        self.stats.verifications += 1;
+        let bad = cert.signatures.iter().position(|part| {
+            set.get(part.signer).is_none_or(|v| {
+                !verifier.verify(
+                    &v.key,
+                    &cert
+                        .signed_message(part)
+                        .signing_bytes(chain_id, cert.epoch),
+                    &part.signature,
+                )
+            })
+        });
+        match bad {
+            Some(position) => Some(ProposalViolation::BadCertificateSignature {
+                position: position as u32,
+            }),
+            None => {
+                if self.verified_certs.len() >= MAX_VERIFIED_CERTS {
+                    self.verified_certs.pop_front();
+                }
+                self.verified_certs.push_back(cert.clone());
+                None
+            }
         }
     }
 

@@ -184,10 +184,14 @@ impl Tier2 {
         self.cfg.pattern_analysis_window.max(1)
     }
 
-    fn record(&mut self, view: u64) -> Option<&mut ViewRecord> {
-        // Only views inside the window around the host's view get a record.
+    /// Whether `view` is inside the window around the host's view (only those are recorded).
+    pub fn in_window(&self, view: u64) -> bool {
         let window = self.window();
-        if view.saturating_add(window) < self.view || view > self.view.saturating_add(window) {
+        view.saturating_add(window) >= self.view && view <= self.view.saturating_add(window)
+    }
+
+    fn record(&mut self, view: u64) -> Option<&mut ViewRecord> {
+        if !self.in_window(view) {
             return None;
         }
         let n = self.operators.len();
@@ -263,10 +267,11 @@ impl Tier2 {
             record.heard_leader = true;
         }
         let host_view = self.view;
+        let rejoined = self.rejoined(peer, view);
         let record_peer = &mut self.peers[peer];
-        if view.saturating_add(1) < host_view {
-            // The peer is behind (still sending in old views, say after a partition or a
-            // restart): the votes it could not give while catching up are excused.
+        if rejoined || view.saturating_add(1) < host_view {
+            // The peer is back after being absent, or behind (still sending in old views, say
+            // after a partition or a restart): the votes it could not give are excused.
             record_peer.vote_misses_pending.clear();
             record_peer.excused_through = host_view.saturating_add(1);
         }
@@ -325,6 +330,27 @@ impl Tier2 {
         }
     }
 
+    /// Whether peer `i`, now heard from directly in `view`, was absent since it was last heard
+    /// from or seen signing: a view it led went by that this host sat through with nothing
+    /// from it and no certificate for it. A peer absent from its own view and then back in
+    /// touch was down or cut off, not withholding, so the votes it missed meanwhile are not
+    /// held against it. (Only direct contact counts as coming back: a peer that shuns this
+    /// host is also absent from its own views here, and is seen only in others' certificates.)
+    fn rejoined(&self, i: usize, view: u64) -> bool {
+        let peer = &self.peers[i];
+        let since = peer.last_heard_view.max(peer.last_signed_view);
+        let from = since.map_or(0, |v| v.saturating_add(1));
+        let to = view.min(self.view);
+        let operator = self.operators[i];
+        from < to
+            && self.views.range(from..to).any(|(_, r)| {
+                r.leader == Some(operator)
+                    && r.entered_us.is_some()
+                    && !r.heard_leader
+                    && !r.certified
+            })
+    }
+
     /// A message this host could not even decode or place (junk) arrived from `from`.
     pub fn on_junk(&mut self, from: OperatorId) {
         self.count(from);
@@ -344,13 +370,21 @@ impl Tier2 {
 
     /// The host entered `view` at `at_us`; judges the views that are now old enough and
     /// returns new suspicions (each (accused, behaviour) once per epoch).
-    pub fn on_view(&mut self, at_us: u64, view: u64) -> Vec<Suspicion> {
+    pub fn on_view(
+        &mut self,
+        at_us: u64,
+        view: u64,
+        leader_of: impl Fn(u64) -> Option<OperatorId>,
+    ) -> Vec<Suspicion> {
         if view <= self.view && self.view != 0 {
             return Vec::new();
         }
         self.view = view;
         if let Some(record) = self.record(view) {
             record.entered_us.get_or_insert(at_us);
+            if record.leader.is_none() {
+                record.leader = leader_of(view);
+            }
         }
         let window = self.window();
         let floor = view.saturating_sub(window.saturating_add(GRACE_VIEWS));
