@@ -75,6 +75,19 @@ pub struct Host {
     entered: BTreeMap<u64, u64>,
 }
 
+impl Host {
+    /// Its highest certificate sent to every node: the emergency view change on a stuck view,
+    /// and the sync across a healed split.
+    fn broadcast_highest(&self) -> Option<HostAction> {
+        let lock = self.lock.clone()?;
+        Some(HostAction::Send(
+            self.node,
+            Dest::All,
+            Rc::new(Payload::Cert(lock)),
+        ))
+    }
+}
+
 /// Recent views whose proposal a host keeps to forward if the view fails.
 const FORWARD_VIEWS: usize = 4;
 
@@ -1099,18 +1112,14 @@ impl Hosts {
         if self.cfg.recovery.automatic_recovery {
             for host in self.hosts.iter_mut().flatten() {
                 if host.stuck.check(now).is_some() {
-                    if let Some(lock) = host.lock.clone() {
+                    if let Some(action) = host.broadcast_highest() {
                         tracing::info!(
                             at_ms = ms(now),
                             host = host.operator,
                             "stuck view: emergency view change"
                         );
                         self.report.emergency_view_changes += 1;
-                        out.push(HostAction::Send(
-                            host.node,
-                            Dest::All,
-                            Rc::new(Payload::Cert(lock)),
-                        ));
+                        out.push(action);
                     }
                 }
             }
@@ -1162,15 +1171,14 @@ impl Hosts {
                 );
                 episode.height_at_heal = self.committed;
                 if self.cfg.recovery.automatic_recovery {
-                    for host in self.hosts.iter().flatten() {
-                        if let Some(lock) = host.lock.clone() {
-                            episode.synced += 1;
-                            out.push(HostAction::Send(
-                                host.node,
-                                Dest::All,
-                                Rc::new(Payload::Cert(lock)),
-                            ));
-                        }
+                    for action in self
+                        .hosts
+                        .iter()
+                        .flatten()
+                        .filter_map(Host::broadcast_highest)
+                    {
+                        episode.synced += 1;
+                        out.push(action);
                     }
                 }
                 if self.report.partitions.len() < 64 {
