@@ -31,26 +31,7 @@ enum Command {
     /// Warden's main job: simulate a HotStuff-2 network with Byzantine validators and a
     /// partition that heals, with every honest validator's host detecting misbehaviour and an
     /// embedded chain recording evidence, isolation and slashing; print the report.
-    Simulate {
-        /// A scenario file instead of the default (see fixtures/scenarios/).
-        #[arg(long, value_name = "FILE")]
-        scenario: Option<PathBuf>,
-        /// Override the seed.
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Also write a self-contained HTML report with an SVG timeline.
-        #[arg(long, value_name = "FILE")]
-        html: Option<PathBuf>,
-        /// Keep the chain and relay queues here (default: a temporary directory, removed after).
-        #[arg(long, value_name = "DIR")]
-        data: Option<PathBuf>,
-        /// Serve Prometheus metrics here while the simulation runs (for example 127.0.0.1:9184).
-        #[arg(long, value_name = "ADDR")]
-        metrics_addr: Option<std::net::SocketAddr>,
-    },
+    Simulate(warden_host::simulate::cli::Options),
     /// The fault-tolerance configuration.
     Config {
         #[command(subcommand)]
@@ -142,22 +123,12 @@ fn main() -> ExitCode {
         None => warden_host::ft::FaultToleranceConfig::default(),
     };
     let result = match cli.command {
-        Command::Simulate {
-            scenario,
-            seed,
-            json,
-            html,
-            data,
-            metrics_addr,
-        } => warden_host::simulate::cli::run(&warden_host::simulate::cli::Options {
-            scenario,
-            seed,
-            json,
-            html,
-            data,
-            metrics_addr,
-            config: config.clone(),
-        }),
+        Command::Simulate(options) => {
+            warden_host::simulate::cli::run(&warden_host::simulate::cli::Options {
+                config: config.clone(),
+                ..options
+            })
+        }
         Command::Config { action } => match action {
             ConfigAction::Default => {
                 print!("{}", warden_host::ft::FaultToleranceConfig::default_toml());

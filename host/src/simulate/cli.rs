@@ -9,22 +9,29 @@ use crate::ft::metrics::{Metrics, MetricsServer};
 use crate::ft::FaultToleranceConfig;
 use crate::sim::Scenario;
 
-/// What `warden simulate` was asked.
-#[derive(Clone, Debug, Default)]
+/// What `warden simulate` was asked: its command-line arguments, and the configuration.
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct Options {
-    /// A scenario file instead of the default.
+    /// A scenario file instead of the default (see fixtures/scenarios/).
+    #[arg(long, value_name = "FILE")]
     pub scenario: Option<PathBuf>,
     /// Override the seed.
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// Print JSON.
+    /// Print the report as JSON.
+    #[arg(long)]
     pub json: bool,
-    /// Write the HTML report here.
+    /// Also write a self-contained HTML report with an SVG timeline.
+    #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// Keep the chain and relay queues here.
+    /// Keep the chain and relay queues here (default: a temporary directory, removed after).
+    #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
-    /// Serve Prometheus metrics here while running.
+    /// Serve Prometheus metrics here while the simulation runs (for example 127.0.0.1:9184).
+    #[arg(long, value_name = "ADDR")]
     pub metrics_addr: Option<SocketAddr>,
-    /// The hosts' configuration.
+    /// The hosts' configuration (from the global `--config`, not an argument of its own).
+    #[arg(skip)]
     pub config: FaultToleranceConfig,
 }
 
