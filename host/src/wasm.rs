@@ -19,8 +19,12 @@ use wasmtime::{
     PoolingAllocationConfig, Store as WasmStore, Trap, TypedFunc,
 };
 
-use warden_module::codec::encode;
-use warden_module::msg::{Event, Genesis};
+use warden_module::codec::{decode, encode};
+use warden_module::contract::MAX_GENESIS_BYTES;
+use warden_module::crypto::MAX_VERIFY_BYTES;
+use warden_module::msg::{
+    Event, Genesis, Msg, MAX_QUERY_BYTES, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
+};
 use warden_module::wire::PublicKey;
 
 /// The module built for `wasm32-unknown-unknown` by this crate's build script.
@@ -73,11 +77,20 @@ pub struct BlockContext {
     pub time: u64,
 }
 
+/// Fuel a genesis may burn per validator, besides the per-call allowance: a key's subgroup
+/// check costs about one in-wasm `verify_strict` (4 M).
+pub const GENESIS_FUEL_PER_KEY: u64 = 6_000_000;
+
 /// Executor settings.
 #[derive(Clone, Copy, Debug)]
 pub struct ExecutorConfig {
-    /// Fuel each call may burn.
+    /// Fuel each call may burn, besides the signatures' allowance.
     pub fuel_per_call: u64,
+    /// Fuel added to a transaction's allowance for each signature or key it makes the module
+    /// check ([`Msg::signature_count`], at most [`MAX_SIGNATURES_PER_TX`]), so that quorum
+    /// operations of the largest sets fit: an in-wasm `verify_strict` burns about 4.3 M, a
+    /// key's subgroup check about 4 M.
+    pub fuel_per_signature: u64,
     /// Instances the pooling allocator keeps ready.
     pub pool_size: u32,
 }
@@ -87,6 +100,7 @@ impl Default for ExecutorConfig {
         Self {
             // About 400 in-wasm signature verifications.
             fuel_per_call: 1_000_000_000,
+            fuel_per_signature: 5_000_000,
             pool_size: 16,
         }
     }
@@ -143,7 +157,42 @@ struct CallState<S> {
     abort: Option<String>,
 }
 
-type Entry = TypedFunc<(u32, u32), u32>;
+type EntryFunc = TypedFunc<(u32, u32), u32>;
+
+/// The module's entry points.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Entry {
+    Init,
+    Execute,
+    Query,
+    Verify,
+}
+
+impl Entry {
+    fn export(self) -> &'static str {
+        match self {
+            Entry::Init => "warden_init",
+            Entry::Execute => "warden_execute",
+            Entry::Query => "warden_query",
+            Entry::Verify => "warden_verify",
+        }
+    }
+
+    /// The largest input the module decodes at this entry point.
+    fn input_limit(self) -> usize {
+        match self {
+            Entry::Init => MAX_GENESIS_BYTES,
+            Entry::Execute => MAX_TX_BYTES,
+            Entry::Query => MAX_QUERY_BYTES,
+            Entry::Verify => MAX_VERIFY_BYTES,
+        }
+    }
+
+    /// Whether a successful call's writes are kept.
+    fn commits(self) -> bool {
+        matches!(self, Entry::Init | Entry::Execute)
+    }
+}
 
 /// Loads and runs the module.
 pub struct Executor {
@@ -279,7 +328,15 @@ impl Executor {
         ctx: BlockContext,
         genesis: &Genesis,
     ) -> CallOutcome {
-        self.call(store, ctx, None, "warden_init", &encode(genesis), true)
+        // A genesis is no transaction: whatever the per-transaction settings, it may check
+        // every validator key.
+        let keys = genesis.validators.len() as u64;
+        let fuel = self
+            .config
+            .fuel_per_call
+            .saturating_add(keys.saturating_mul(GENESIS_FUEL_PER_KEY));
+        let genesis = encode(genesis);
+        self.call(store, ctx, None, Entry::Init, &genesis, fuel)
     }
 
     /// Executes a borsh-encoded transaction payload sent by `caller`.
@@ -290,7 +347,19 @@ impl Executor {
         caller: Option<PublicKey>,
         tx: &[u8],
     ) -> CallOutcome {
-        self.call(store, ctx, caller, "warden_execute", tx, true)
+        self.call(store, ctx, caller, Entry::Execute, tx, self.fuel_for(tx))
+    }
+
+    /// A transaction's fuel: the per-call allowance and the per-signature one for each
+    /// signature it carries. An input that does not decode gets the per-call allowance (the
+    /// module refuses it at once).
+    pub fn fuel_for(&self, tx: &[u8]) -> u64 {
+        let signatures = decode::<Msg>(tx, MAX_TX_BYTES)
+            .map(|msg| msg.signature_count().min(MAX_SIGNATURES_PER_TX as u64))
+            .unwrap_or(0);
+        self.config
+            .fuel_per_call
+            .saturating_add(signatures.saturating_mul(self.config.fuel_per_signature))
     }
 
     /// Answers a borsh-encoded query; the state is never written.
@@ -300,7 +369,8 @@ impl Executor {
         ctx: BlockContext,
         query: &[u8],
     ) -> CallOutcome {
-        self.call(store, ctx, None, "warden_query", query, false)
+        let fuel = self.config.fuel_per_call;
+        self.call(store, ctx, None, Entry::Query, query, fuel)
     }
 
     /// Runs the module's own `verify_strict` on one signature (borsh `(key, bytes, signature)`).
@@ -309,9 +379,9 @@ impl Executor {
             &mut MemoryStore::new(),
             BlockContext::default(),
             None,
-            "warden_verify",
+            Entry::Verify,
             input,
-            false,
+            self.config.fuel_per_call,
         )
     }
 
@@ -320,10 +390,24 @@ impl Executor {
         store: &mut S,
         ctx: BlockContext,
         caller: Option<PublicKey>,
-        entry: &str,
+        entry: Entry,
         input: &[u8],
-        commit: bool,
+        fuel: u64,
     ) -> CallOutcome {
+        // The module refuses an input over its bound; refuse it before copying it in, so
+        // that no input, however large, reaches the module's allocator.
+        let limit = entry.input_limit();
+        if input.len() > limit {
+            return CallOutcome {
+                result: Err(CallError::Module(warden_module::Error::TooLarge {
+                    size: input.len() as u64,
+                    limit: limit as u64,
+                })),
+                fuel_used: 0,
+                events: Vec::new(),
+            };
+        }
+        let commit = entry.commits();
         // The call owns the store while it runs and hands it back after.
         let state = CallState {
             store: std::mem::take(store),
@@ -335,8 +419,7 @@ impl Executor {
             abort: None,
         };
         let mut wasm_store = WasmStore::new(&self.engine, state);
-        let fuel = self.config.fuel_per_call;
-        let result = self.run(&mut wasm_store, entry, input, fuel);
+        let result = self.run(&mut wasm_store, entry.export(), input, fuel);
         let fuel_used = fuel.saturating_sub(wasm_store.get_fuel().unwrap_or(0));
         let mut state = wasm_store.into_data();
         *store = std::mem::take(&mut state.store);
@@ -407,7 +490,7 @@ impl Executor {
         let alloc: TypedFunc<u32, u32> = instance
             .get_typed_func(&mut *wasm_store, "warden_alloc")
             .map_err(trap)?;
-        let func: Entry = instance
+        let func: EntryFunc = instance
             .get_typed_func(&mut *wasm_store, entry)
             .map_err(trap)?;
         let len =

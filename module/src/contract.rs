@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 
 use crate::codec::{decode, encode, VecMap};
-use crate::config::{Config, PPB, PPM};
+use crate::config::{Config, PPM};
 use crate::crypto::Verifier;
 use crate::error::Error;
 use crate::evidence::{
@@ -14,10 +14,11 @@ use crate::evidence::{
 use crate::isolation::{self, IsolationTable};
 use crate::msg::{
     EffectivePower, EpochChange, Event, Genesis, Msg, Query, QueryResponse, ReputationInfo,
-    Rotation, Status, MAX_PAGE, MAX_QUERY_BYTES, MAX_TX_BYTES,
+    Rotation, Status, MAX_PAGE, MAX_QUERY_BYTES, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
 };
 use crate::reputation;
 use crate::schedule::{Candidate, LeaderSchedule};
+use crate::slashing::{correlated_fraction, reporter_reward};
 use crate::state::{
     keys, CorrelatedOffence, Host, IsolationState, LivenessState, Meta, OffenceRecord,
     OperatorRecord, Overlay, ProposalStatus, SlashingProposal,
@@ -49,6 +50,7 @@ pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
         epoch: genesis.epoch,
         retained_epochs: alloc::vec![genesis.epoch],
         next_proposal_id: 0,
+        banned: 0,
     };
     let height = ov.host().block_height();
     let caller = ov.host().caller();
@@ -71,6 +73,13 @@ pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
 /// Executes a borsh-encoded [`Msg`] sent by the host's caller. On any error nothing is written.
 pub fn execute<H: Host>(host: &mut H, verifier: &impl Verifier, tx: &[u8]) -> Result<(), Error> {
     let msg: Msg = decode(tx, MAX_TX_BYTES)?;
+    let count = msg.signature_count();
+    if count > MAX_SIGNATURES_PER_TX as u64 {
+        return Err(Error::TooManySignatures {
+            count,
+            limit: MAX_SIGNATURES_PER_TX as u64,
+        });
+    }
     let mut ctx = Contract::load(host)?;
     ctx.refresh_isolation()?;
     match msg {
@@ -95,6 +104,9 @@ pub fn query<H: Host>(host: &mut H, query: &[u8]) -> Result<Vec<u8>, Error> {
     let response = ctx.answer(query)?;
     Ok(encode(&response))
 }
+
+/// The Tier 1 offences of one epoch, by offender.
+type Correlated = VecMap<OperatorId, CorrelatedOffence>;
 
 /// One transaction's view of the module's state.
 struct Contract<'h, H: Host> {
@@ -194,12 +206,58 @@ impl<'h, H: Host> Contract<'h, H> {
         self.ov.put(keys::operator(operator), record);
     }
 
+    /// The isolation table of the current set's members.
     fn isolation(&self) -> Result<IsolationTable, Error> {
         Ok(self.ov.get(keys::ISOLATION)?.unwrap_or_default())
     }
 
-    fn put_isolation(&mut self, table: &IsolationTable) {
-        self.ov.put(keys::ISOLATION.to_vec(), table);
+    /// The table with `operator` in it: from its own record when it is not a member.
+    fn isolation_with(&self, operator: OperatorId) -> Result<IsolationTable, Error> {
+        let mut table = self.isolation()?;
+        if table.get(&operator).is_none() {
+            if let Some(state) = self.ov.get(&keys::isolation_of(operator))? {
+                table.insert(operator, state);
+            }
+        }
+        Ok(table)
+    }
+
+    /// An operator's isolation state, member of the current set or not.
+    fn state_of(&self, operator: OperatorId) -> Result<IsolationState, Error> {
+        Ok(self
+            .isolation_with(operator)?
+            .get(&operator)
+            .copied()
+            .unwrap_or(IsolationState::Active))
+    }
+
+    /// Stores the table: members of `set` in it, anyone else in its own record, so the table
+    /// never holds more than one entry per member.
+    fn put_isolation(&mut self, mut table: IsolationTable, set: &ValidatorSet) {
+        let outside: Vec<(OperatorId, IsolationState)> = table
+            .iter()
+            .filter(|(op, _)| set.get(**op).is_none())
+            .map(|(op, state)| (*op, *state))
+            .collect();
+        for (operator, state) in outside {
+            table.remove(&operator);
+            self.ov.put(keys::isolation_of(operator), &state);
+        }
+        self.ov.put(keys::ISOLATION.to_vec(), &table);
+    }
+
+    /// After a rotation to `set`: members' records move into the table, leavers' out of it.
+    fn migrate_isolation(&mut self, set: &ValidatorSet) -> Result<(), Error> {
+        let mut table = self.isolation()?;
+        for v in set.validators.iter() {
+            let key = keys::isolation_of(v.operator);
+            if let Some(state) = self.ov.get::<IsolationState>(&key)? {
+                table.insert(v.operator, state);
+                self.ov.delete(key);
+            }
+        }
+        self.put_isolation(table, set);
+        Ok(())
     }
 
     /// Changes an operator's reputation and emits the change.
@@ -246,7 +304,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.config.isolation.probation_influence_ppm,
         );
         if !events.is_empty() {
-            self.put_isolation(&table);
+            self.put_isolation(table, &set);
             for event in events {
                 self.ov.emit(event);
             }
@@ -256,13 +314,14 @@ impl<'h, H: Host> Contract<'h, H> {
 
     fn is_banned(&self, operator: OperatorId) -> Result<bool, Error> {
         Ok(matches!(
-            isolation::state_of(&self.isolation()?, operator),
+            self.state_of(operator)?,
             IsolationState::Banned { .. }
         ))
     }
 
     fn ban(&mut self, operator: OperatorId, class: OffenceClass) -> Result<(), Error> {
-        let mut table = self.isolation()?;
+        let set = self.current_set()?;
+        let mut table = self.isolation_with(operator)?;
         table.insert(
             operator,
             IsolationState::Banned {
@@ -271,29 +330,33 @@ impl<'h, H: Host> Contract<'h, H> {
             },
         );
         self.ov.emit(Event::Banned { operator, class });
-        let set = self.current_set()?;
         let influence = self.config.isolation.probation_influence_ppm;
         for event in isolation::rebalance(&mut table, &set, self.height, influence) {
             self.ov.emit(event);
         }
-        self.put_isolation(&table);
+        self.put_isolation(table, &set);
+        let index = self.meta.banned;
+        self.meta.banned = index.checked_add(1).ok_or(Error::Overflow)?;
+        self.ov.put(keys::banned(index), &operator);
         self.ban_keys(operator)
     }
 
     /// Records every retained key of a banned operator, so no rotation can bring the same key
     /// back under another operator index.
     fn ban_keys(&mut self, operator: OperatorId) -> Result<(), Error> {
-        let mut banned: VecMap<PublicKey, OperatorId> =
-            self.ov.get(keys::BANNED_KEYS)?.unwrap_or_default();
         for epoch in self.meta.retained_epochs.clone() {
             if let Some(set) = self.ov.get::<ValidatorSet>(&keys::set(epoch))? {
                 if let Some(v) = set.get(operator) {
-                    banned.insert(v.key, operator);
+                    self.ov.put(keys::banned_key(&v.key), &operator);
                 }
             }
         }
-        self.ov.put(keys::BANNED_KEYS.to_vec(), &banned);
         Ok(())
+    }
+
+    /// The operator a banned key belonged to.
+    fn banned_key(&self, key: &PublicKey) -> Result<Option<OperatorId>, Error> {
+        self.ov.get(&keys::banned_key(key))
     }
 
     /// The graduated response to a Tier 2 or Tier 3 offence: a penalty, then a warning or a
@@ -310,10 +373,10 @@ impl<'h, H: Host> Contract<'h, H> {
         match isolation::graduated_response(record.offences, &self.config.isolation) {
             None => self.ov.emit(Event::Warned { operator, class }),
             Some((level, blocks)) => {
-                let mut table = self.isolation()?;
+                let set = self.current_set()?;
+                let mut table = self.isolation_with(operator)?;
                 let before = isolation::state_of(&table, operator);
                 isolation::impose_quarantine(&mut table, operator, level, blocks, self.height);
-                let set = self.current_set()?;
                 let influence = self.config.isolation.probation_influence_ppm;
                 for event in isolation::rebalance(&mut table, &set, self.height, influence) {
                     self.ov.emit(event);
@@ -335,7 +398,7 @@ impl<'h, H: Host> Contract<'h, H> {
                     }
                     _ => {}
                 }
-                self.put_isolation(&table);
+                self.put_isolation(table, &set);
             }
         }
         Ok(())
@@ -371,13 +434,7 @@ impl<'h, H: Host> Contract<'h, H> {
         }
         // 4. The rule and the signatures.
         let schedule = self.schedule(offence.epoch)?;
-        let justify_set = match evidence.justify_epoch() {
-            // A justify from an epoch after the proposal's own cannot have been formed:
-            // no set certifies it.
-            Some(epoch) if epoch > offence.epoch => ValidatorSet::nobody(epoch),
-            Some(epoch) if epoch != offence.epoch => self.epoch_set(epoch)?,
-            _ => set.clone(),
-        };
+        let justify_set = evidence.justify_set(&set, |epoch| self.epoch_set(epoch))?;
         evidence.verify(self.meta.chain_id, &set, &schedule, &justify_set, verifier)?;
 
         // Accepted: record, ban, penalise, propose a slash.
@@ -394,12 +451,12 @@ impl<'h, H: Host> Contract<'h, H> {
         let penalty = self.config.reputation.tier1_penalty;
         self.set_reputation(offence.operator, |r| reputation::penalise(r, penalty))?;
         self.ban(offence.operator, offence.class)?;
-        let self_report = self.caller.is_some_and(|c| {
-            set.get(offence.operator).is_some_and(|v| v.key == c)
-                || self
-                    .current_set()
-                    .is_ok_and(|s| s.get(offence.operator).is_some_and(|v| v.key == c))
-        });
+        // The ban recorded every key the offender held in the retained epochs: a report sent
+        // from any of them is a self-report.
+        let self_report = match self.caller {
+            Some(caller) => self.banned_key(&caller)? == Some(offence.operator),
+            None => false,
+        };
         self.propose_slash(offence, power, set.total_power, self_report)
     }
 
@@ -412,13 +469,18 @@ impl<'h, H: Host> Contract<'h, H> {
     ) -> Result<(), Error> {
         let window = self.config.slashing.correlation_window_epochs;
         let oldest = self.oldest_epoch();
-        let mut recent: Vec<CorrelatedOffence> =
-            self.ov.get(keys::CORRELATION)?.unwrap_or_default();
-        recent.retain(|o| o.epoch >= oldest);
-        let correlated = |o: &CorrelatedOffence| o.epoch.abs_diff(offence.epoch) < window;
+        // The Tier 1 offences of the retained epochs within the window of this one.
+        let mut recent: Vec<CorrelatedOffence> = Vec::new();
+        for &epoch in self.meta.retained_epochs.iter() {
+            if epoch < oldest || epoch.abs_diff(offence.epoch) >= window {
+                continue;
+            }
+            let list: Option<Correlated> = self.ov.get(&keys::correlation(epoch))?;
+            recent.extend(list.unwrap_or_default().values().copied());
+        }
         // Each offender once: a banned operator cannot offend again, but be safe.
         let mut offenders: VecMap<OperatorId, u64> = VecMap::new();
-        for o in recent.iter().filter(|o| correlated(o)) {
+        for o in recent.iter() {
             offenders.insert(o.operator, o.power);
         }
         offenders.insert(offence.operator, power);
@@ -445,7 +507,7 @@ impl<'h, H: Host> Contract<'h, H> {
         self.ov.put(keys::proposal(id), &proposal);
         self.ov.emit(Event::SlashingProposed { proposal });
         // Raise earlier correlated proposals that are still pending.
-        for o in recent.iter().filter(|o| correlated(o)) {
+        for o in recent.iter() {
             let Some(mut earlier) = self
                 .ov
                 .get::<SlashingProposal>(&keys::proposal(o.proposal))?
@@ -464,13 +526,18 @@ impl<'h, H: Host> Contract<'h, H> {
                 });
             }
         }
-        recent.push(CorrelatedOffence {
-            operator: offence.operator,
-            epoch: offence.epoch,
-            power,
-            proposal: id,
-        });
-        self.ov.put(keys::CORRELATION.to_vec(), &recent);
+        let key = keys::correlation(offence.epoch);
+        let mut list: Correlated = self.ov.get(&key)?.unwrap_or_default();
+        list.insert(
+            offence.operator,
+            CorrelatedOffence {
+                operator: offence.operator,
+                epoch: offence.epoch,
+                power,
+                proposal: id,
+            },
+        );
+        self.ov.put(key, &list);
         Ok(())
     }
 
@@ -582,6 +649,9 @@ impl<'h, H: Host> Contract<'h, H> {
             return Err(Error::EmptyBatch);
         }
         let mut liveness: LivenessState = self.ov.get(keys::LIVENESS)?.unwrap_or_default();
+        // The window is judged over the current set: only its members are counted, which also
+        // bounds the window's maps by the set's size.
+        let current = self.current_set()?;
         for cert in certs {
             let set = self.epoch_set(cert.epoch)?;
             let kind = cert.kind as u8;
@@ -597,11 +667,14 @@ impl<'h, H: Host> Contract<'h, H> {
             liveness.watermarks.insert(kind, position);
             liveness.certificates = liveness.certificates.saturating_add(1);
             for part in cert.signatures.iter() {
-                let count = liveness.signed.entry_or(part.signer, 0);
-                *count = count.saturating_add(1);
+                if current.get(part.signer).is_some() {
+                    let count = liveness.signed.entry_or(part.signer, 0);
+                    *count = count.saturating_add(1);
+                }
             }
             if cert.kind == CertificateKind::Timeout {
-                if let Some(leader) = self.schedule(cert.epoch)?.leader(cert.view) {
+                let leader = self.schedule(cert.epoch)?.leader(cert.view);
+                if let Some(leader) = leader.filter(|l| current.get(*l).is_some()) {
                     let count = liveness.leader_failures.entry_or(leader, 0);
                     *count = count.saturating_add(1);
                 }
@@ -671,14 +744,12 @@ impl<'h, H: Host> Contract<'h, H> {
                 current: self.meta.epoch,
             });
         }
-        let next = ValidatorSet::new(rotation.epoch, rotation.validators)?;
+        let next = ValidatorSet::after(rotation.epoch, rotation.validators, &self.current_set()?)?;
         // Bans are permanent and follow the operator, whose effective power stays zero in any
         // set; a banned key may not come back under another operator index.
-        let banned_keys: VecMap<PublicKey, OperatorId> =
-            self.ov.get(keys::BANNED_KEYS)?.unwrap_or_default();
         for v in next.validators.iter() {
-            match banned_keys.get(&v.key) {
-                Some(&operator) if operator != v.operator => {
+            match self.banned_key(&v.key)? {
+                Some(operator) if operator != v.operator => {
                     return Err(Error::AlreadyBanned { operator })
                 }
                 _ => {}
@@ -724,6 +795,7 @@ impl<'h, H: Host> Contract<'h, H> {
         }
         self.meta.epoch = next.epoch;
         self.start_epoch(next)?;
+        self.migrate_isolation(&self.current_set()?)?;
         // Isolation under the new set's power (and rehabilitation after the decay).
         self.refresh_isolation()?;
         self.write_schedule()
@@ -748,6 +820,7 @@ impl<'h, H: Host> Contract<'h, H> {
         for e in expired {
             self.ov.delete(keys::set(e));
             self.ov.delete(keys::schedule(e));
+            self.ov.delete(keys::correlation(e));
         }
         self.meta.retained_epochs = kept;
         Ok(())
@@ -805,7 +878,7 @@ impl<'h, H: Host> Contract<'h, H> {
                     validators: set.validators.len() as u32,
                     total_power: set.total_power,
                     active_power: set.total_power.saturating_sub(isolated_power),
-                    banned: count(|s| matches!(s, IsolationState::Banned { .. })),
+                    banned: u32::try_from(self.meta.banned).unwrap_or(u32::MAX),
                     quarantined: count(|s| matches!(s, IsolationState::Quarantined { .. })),
                     slashing_proposals: self.meta.next_proposal_id,
                 })
@@ -819,10 +892,20 @@ impl<'h, H: Host> Contract<'h, H> {
                     offences: record.offences,
                 })
             }
-            Query::Isolation { operator } => {
-                QueryResponse::Isolation(isolation::state_of(&self.isolation()?, operator))
-            }
+            Query::Isolation { operator } => QueryResponse::Isolation(self.state_of(operator)?),
             Query::Isolated => QueryResponse::Isolated(self.isolation()?.into_vec()),
+            Query::Banned { start, limit } => {
+                let end = start
+                    .saturating_add(u64::from(limit.min(MAX_PAGE)))
+                    .min(self.meta.banned);
+                let mut out = Vec::new();
+                for index in start..end {
+                    if let Some(operator) = self.ov.get::<OperatorId>(&keys::banned(index))? {
+                        out.push((operator, self.state_of(operator)?));
+                    }
+                }
+                QueryResponse::Banned(out)
+            }
             Query::SlashingProposals { start, limit } => {
                 let end = start
                     .saturating_add(u64::from(limit.min(MAX_PAGE)))
@@ -864,45 +947,5 @@ impl<'h, H: Host> Contract<'h, H> {
             }
             Query::ValidatorSet { epoch } => QueryResponse::ValidatorSet(self.epoch_set(epoch)?),
         })
-    }
-}
-
-/// The reporter's reward in ppb of the offender's stake: `reward_ppm` of the slashed fraction,
-/// nothing without a reporter (a self-report has none).
-fn reporter_reward(reporter: Option<PublicKey>, fraction_ppb: u64, reward_ppm: u32) -> u64 {
-    match reporter {
-        Some(_) => (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64,
-        None => 0,
-    }
-}
-
-/// The correlated slashing fraction in ppb: `min((3k/n)^2, 1)` of the offending power `k` over
-/// the total power `n` (as in Substrate), never below `min_ppb`.
-pub fn correlated_fraction(offending_power: u64, total_power: u64, min_ppb: u64) -> u64 {
-    if total_power == 0 {
-        return PPB;
-    }
-    let k = u128::from(offending_power);
-    let n = u128::from(total_power);
-    // k and n are at most 2^64; the products saturate rather than overflow.
-    let scaled = 9u128
-        .saturating_mul(k)
-        .saturating_mul(k)
-        .saturating_mul(u128::from(PPB))
-        / n.saturating_mul(n);
-    (scaled.min(u128::from(PPB)) as u64).max(min_ppb.min(PPB))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn correlated_fraction_grows_with_offenders_and_caps_at_one() {
-        let n = 100;
-        assert_eq!(correlated_fraction(1, n, 0), 900_000);
-        assert_eq!(correlated_fraction(10, n, 0), 90_000_000);
-        assert_eq!(correlated_fraction(34, n, 0), PPB);
-        assert_eq!(correlated_fraction(1, n, 10_000_000), 10_000_000);
     }
 }

@@ -128,7 +128,9 @@ pub enum Error {
         /// The field.
         field: ConfigField,
     },
-    /// A validator key is a small-order (weak) point or not a valid point at all.
+    /// A validator key is not the canonical encoding of a point of the prime-order subgroup:
+    /// not a point at all, a non-canonical encoding, a small-order (weak) point, or a point
+    /// with a torsion component.
     WeakKey {
         /// The operator registering it.
         operator: OperatorId,
@@ -177,6 +179,14 @@ pub enum Error {
     EmptyBatch,
     /// An integer computation overflowed.
     Overflow,
+    /// A transaction carries more signatures than one transaction may verify; split it (for
+    /// example, fewer certificates per `RecordCertificates`).
+    TooManySignatures {
+        /// Signatures the transaction carries.
+        count: u64,
+        /// The limit, [`crate::msg::MAX_SIGNATURES_PER_TX`].
+        limit: u64,
+    },
 }
 
 impl Error {
@@ -215,6 +225,7 @@ impl Error {
             Error::AlreadyInitialized => 29,
             Error::EmptyBatch => 30,
             Error::Overflow => 31,
+            Error::TooManySignatures { .. } => 32,
         }
     }
 
@@ -252,6 +263,7 @@ impl Error {
             Error::AlreadyInitialized => "AlreadyInitialized",
             Error::EmptyBatch => "EmptyBatch",
             Error::Overflow => "Overflow",
+            Error::TooManySignatures { .. } => "TooManySignatures",
         }
     }
 }

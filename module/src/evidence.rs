@@ -7,6 +7,7 @@
 //! signatures with `verify_strict`. A relayer runs the same two functions natively to learn,
 //! before paying for a transaction, whether the chain will accept its evidence.
 
+use alloc::borrow::Cow;
 use alloc::vec::Vec;
 use borsh::{BorshDeserialize, BorshSerialize};
 use sha2::{Digest, Sha256};
@@ -276,6 +277,23 @@ impl Evidence {
             } => Some(p.justify.epoch),
             _ => None,
         }
+    }
+
+    /// The validator set an invalid-proposal proof checks the justify certificate against,
+    /// by the one rule the chain and every relayer apply: the offence epoch's own `set` when
+    /// the justify is of that epoch (or the evidence has none); nobody when it claims a later
+    /// epoch, since no set could have formed it (so it is short of a quorum and has only
+    /// unknown signers); otherwise the set of the justify's epoch, as `lookup` finds it.
+    pub fn justify_set<'s, E>(
+        &self,
+        set: &'s ValidatorSet,
+        lookup: impl FnOnce(u64) -> Result<ValidatorSet, E>,
+    ) -> Result<Cow<'s, ValidatorSet>, E> {
+        Ok(match self.justify_epoch() {
+            Some(epoch) if epoch > set.epoch => Cow::Owned(ValidatorSet::nobody(epoch)),
+            Some(epoch) if epoch != set.epoch => Cow::Owned(lookup(epoch)?),
+            _ => Cow::Borrowed(set),
+        })
     }
 
     /// Checks the claimed rule against the offence epoch's validator set and leader schedule

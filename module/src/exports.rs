@@ -10,7 +10,7 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::codec::{decode, encode, BoundedBytes};
 use crate::contract;
-use crate::crypto::{Ed25519Strict, Verifier};
+use crate::crypto::{Ed25519Strict, Verifier, MAX_VERIFY_BYTES};
 use crate::error::Error;
 use crate::state::Host;
 use crate::wire::{PublicKey, Signature};
@@ -235,13 +235,14 @@ pub unsafe extern "C" fn warden_query(ptr: *const u8, len: u32) -> u32 {
 /// See [`input`].
 #[no_mangle]
 pub unsafe extern "C" fn warden_verify(ptr: *const u8, len: u32) -> u32 {
-    let result = decode::<(PublicKey, BoundedBytes<65536>, Signature)>(input(ptr, len), 70_000)
-        .and_then(|(key, message, signature)| {
-            if Ed25519Strict.verify(&key, message.as_bytes(), &signature) {
-                Ok(None)
-            } else {
-                Err(Error::BadSignature { signer: 0 })
-            }
-        });
+    let result =
+        decode::<(PublicKey, BoundedBytes<65536>, Signature)>(input(ptr, len), MAX_VERIFY_BYTES)
+            .and_then(|(key, message, signature)| {
+                if Ed25519Strict.verify(&key, message.as_bytes(), &signature) {
+                    Ok(None)
+                } else {
+                    Err(Error::BadSignature { signer: 0 })
+                }
+            });
     finish(result)
 }

@@ -7,11 +7,14 @@
 //!   any ──Tier 1──▶ Banned (permanent)
 //! ```
 //!
-//! The cap: quarantined and banned power, and the influence withheld from operators on
-//! probation, together never exceed the total power minus a quorum, so a quorum of effective
-//! power always stays active. Bans are provable and always apply first, as does probation
-//! (it follows a quarantine that freed more); quarantines are admitted by severity (long
-//! before short), then those already in force, then the oldest; the rest wait as `Deferred`.
+//! The cap: a quarantine is admitted only while quarantined and banned power, and the
+//! influence withheld from operators on probation, together stay within the total power minus
+//! a quorum, so quarantines never take the effective power below a quorum. Bans are proven and
+//! always apply, counted first, even past the cap: enough proven offenders can leave less than
+//! a quorum of the set's power active (the next epoch's set, without them, has its own
+//! quorum), and then every quarantine waits. Probation also counts first (it follows a
+//! quarantine that freed more); quarantines are admitted by severity (long before short), then
+//! those already in force, then the oldest; the rest wait as `Deferred`.
 
 use alloc::vec::Vec;
 

@@ -470,14 +470,10 @@ fn pre_verify(evidence: &Evidence, ctx: Context) -> Result<OffenceKey, Error> {
             schedule_of(ctx.chain_id, set.epoch, &candidates)
         }
     };
-    let justify_set = match evidence.justify_epoch() {
-        Some(epoch) if epoch > offence.epoch => ValidatorSet::nobody(epoch),
-        Some(epoch) if epoch != offence.epoch => match ctx.justify_set {
-            Some(s) if s.epoch == epoch => ValidatorSet::new(s.epoch, s.validators)?,
-            _ => return Err(Error::UnknownEpoch { epoch }),
-        },
-        _ => set.clone(),
-    };
+    let justify_set = evidence.justify_set(&set, |epoch| match ctx.justify_set {
+        Some(s) if s.epoch == epoch => ValidatorSet::new(s.epoch, s.validators),
+        _ => Err(Error::UnknownEpoch { epoch }),
+    })?;
     evidence.verify(ctx.chain_id, &set, &schedule, &justify_set, &Ed25519Strict)?;
     Ok(offence)
 }

@@ -12,8 +12,8 @@
 //! - [`evidence`]: the three evidence tiers and their verification rules.
 //! - [`msg`]: genesis, transactions (`Msg`), queries, responses and events.
 //! - [`contract`]: the entry points and one `execute_*` function per message.
-//! - [`isolation`], [`reputation`], [`schedule`]: the state machines and the leader schedule,
-//!   as pure functions.
+//! - [`isolation`], [`reputation`], [`slashing`], [`schedule`]: the state machines, the slashing
+//!   arithmetic and the leader schedule, as pure functions.
 //! - [`state`]: the `Host` trait, the transaction overlay and the stored records.
 //! - [`codec`], [`crypto`], [`config`], [`error`], [`validators`]: support.
 //! - `exports` (wasm only): the raw ABI, the only `unsafe` code.
@@ -102,6 +102,7 @@
 //! | 29 | `AlreadyInitialized` |
 //! | 30 | `EmptyBatch` |
 //! | 31 | `Overflow` |
+//! | 32 | `TooManySignatures` |
 //!
 //! Imports, all from module `"warden"`:
 //!
@@ -145,6 +146,7 @@ pub mod isolation;
 pub mod msg;
 pub mod reputation;
 pub mod schedule;
+pub mod slashing;
 pub mod state;
 pub mod validators;
 pub mod wire;

@@ -17,6 +17,12 @@ pub const MAX_TX_BYTES: usize = 512 * 1024;
 pub const MAX_QUERY_BYTES: usize = 1024;
 /// The most certificates one transaction may record.
 pub const MAX_CERTIFICATES_PER_TX: usize = 16;
+/// The most signature and key checks ([`Msg::signature_count`]) one transaction may ask of the
+/// module: two full certificates of the largest set. Every evidence, accusation and rotation
+/// (its keys and a full set's approvals) of a [`MAX_VALIDATORS`] set fits; a
+/// `RecordCertificates` over it is [`crate::Error::TooManySignatures`] (send fewer certificates
+/// per transaction). Runtimes budget fuel per check up to it.
+pub const MAX_SIGNATURES_PER_TX: usize = 2 * MAX_VALIDATORS;
 /// The most slashing proposals one query returns.
 pub const MAX_PAGE: u32 = 100;
 
@@ -90,6 +96,23 @@ pub enum Msg {
     },
 }
 
+impl Msg {
+    /// The most signature and key checks the module may make for this transaction: two
+    /// signatures for Tier 1 evidence, one per witness, approval or certificate signature, and
+    /// one per validator key of a rotation (a key's subgroup check costs about what a
+    /// signature does). Runtimes size a transaction's fuel by it.
+    pub fn signature_count(&self) -> u64 {
+        let count = match self {
+            Msg::SubmitEvidence(_) => 2,
+            Msg::SubmitAccusation(a) => a.witnesses.len(),
+            Msg::RecordCertificates(certs) => certs.iter().map(|c| c.signatures.len()).sum(),
+            Msg::RotateValidators(r) => r.approvals.len() + r.validators.len(),
+            Msg::UpdateConfig(_) | Msg::VetoSlashing { .. } | Msg::FinaliseSlashing { .. } => 0,
+        };
+        count as u64
+    }
+}
+
 /// A read-only query.
 #[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -108,7 +131,8 @@ pub enum Query {
         /// The operator.
         operator: OperatorId,
     },
-    /// Every operator that is not active (quarantined, deferred, on probation, banned).
+    /// Every member of the current set that is not active (quarantined, deferred, on
+    /// probation, banned). Operators outside the set: [`Query::Isolation`], [`Query::Banned`].
     Isolated,
     /// Slashing proposals from `start`, at most `limit` (capped at [`MAX_PAGE`]).
     SlashingProposals {
@@ -136,6 +160,14 @@ pub enum Query {
         /// The epoch.
         epoch: u64,
     },
+    /// Banned operators in the order of their bans, from the `start`-th, at most `limit`
+    /// (capped at [`MAX_PAGE`]); [`Status::banned`] says how many there are.
+    Banned {
+        /// Index of the first.
+        start: u64,
+        /// Most to return.
+        limit: u32,
+    },
 }
 
 /// The module's status.
@@ -156,9 +188,9 @@ pub struct Status {
     pub total_power: u64,
     /// Power not quarantined or banned.
     pub active_power: u64,
-    /// Banned operators.
+    /// Operators banned so far (in any epoch's set).
     pub banned: u32,
-    /// Quarantined operators.
+    /// Quarantined members of the current set.
     pub quarantined: u32,
     /// Slashing proposals ever made.
     pub slashing_proposals: u64,
@@ -212,6 +244,8 @@ pub enum QueryResponse {
     Schedule(LeaderSchedule),
     /// For [`Query::ValidatorSet`].
     ValidatorSet(ValidatorSet),
+    /// For [`Query::Banned`].
+    Banned(Vec<(OperatorId, IsolationState)>),
 }
 
 /// The severity of a quarantine.

@@ -138,23 +138,25 @@ impl<'h, H: Host> Overlay<'h, H> {
 }
 
 /// Storage keys. Integers are big-endian so keys sort by number.
+///
+/// No stored value grows with the life of the chain: what only accumulates (bans, banned keys,
+/// offences, slashing proposals, isolation of operators that left the set) is one entry per
+/// operator, key, offence or proposal, and every collection stored as one value is bounded by
+/// the size of a validator set ([`crate::wire::MAX_VALIDATORS`]) or by a configured limit.
 pub mod keys {
     use alloc::vec::Vec;
 
-    use crate::wire::{Hash, OperatorId};
+    use crate::wire::{Hash, OperatorId, PublicKey};
 
     /// The [`super::Meta`] record.
     pub const META: &[u8] = b"meta";
     /// The configuration.
     pub const CONFIG: &[u8] = b"config";
-    /// The isolation table.
+    /// The isolation table of the current set: its members that are not active (at most one
+    /// entry per member).
     pub const ISOLATION: &[u8] = b"isolation";
-    /// Tier 3 window state.
+    /// Tier 3 window state (counts for members of the current set only).
     pub const LIVENESS: &[u8] = b"liveness";
-    /// Recent Tier 1 offences, for correlated slashing.
-    pub const CORRELATION: &[u8] = b"correlation";
-    /// Keys of banned operators.
-    pub const BANNED_KEYS: &[u8] = b"banned-keys";
 
     fn with(prefix: &[u8], suffix: &[u8]) -> Vec<u8> {
         let mut key = Vec::with_capacity(prefix.len() + suffix.len());
@@ -174,6 +176,23 @@ pub mod keys {
     /// An operator's record.
     pub fn operator(operator: OperatorId) -> Vec<u8> {
         with(b"operator/", &operator.to_be_bytes())
+    }
+    /// The isolation state of an operator outside the current set (members are in
+    /// [`ISOLATION`]); moved in and out of the table at each rotation.
+    pub fn isolation_of(operator: OperatorId) -> Vec<u8> {
+        with(b"isolation/", &operator.to_be_bytes())
+    }
+    /// The operator a banned key belonged to.
+    pub fn banned_key(key: &PublicKey) -> Vec<u8> {
+        with(b"banned-key/", &key.0)
+    }
+    /// The `index`-th banned operator, in the order of the bans (for paging).
+    pub fn banned(index: u64) -> Vec<u8> {
+        with(b"banned/", &index.to_be_bytes())
+    }
+    /// The Tier 1 offences of an epoch, for correlated slashing (at most one per member).
+    pub fn correlation(epoch: u64) -> Vec<u8> {
+        with(b"correlation/", &epoch.to_be_bytes())
     }
     /// A punished offence, by its id.
     pub fn offence(id: &Hash) -> Vec<u8> {
@@ -207,6 +226,8 @@ pub struct Meta {
     pub retained_epochs: Vec<u64>,
     /// Id of the next slashing proposal.
     pub next_proposal_id: u64,
+    /// Operators banned so far (the next index of [`keys::banned`]).
+    pub banned: u64,
 }
 
 /// An operator's standing, kept across epochs and key rotations.

@@ -45,6 +45,25 @@ impl ValidatorSet {
         epoch: u64,
         validators: BoundedVec<ValidatorInfo, MAX_VALIDATORS>,
     ) -> Result<Self, Error> {
+        Self::build(epoch, validators, None)
+    }
+
+    /// [`ValidatorSet::new`] for the set that follows `current`: a key an operator already
+    /// holds in `current` was checked when it was registered and is not checked again (a
+    /// key's subgroup check costs about a signature verification).
+    pub fn after(
+        epoch: u64,
+        validators: BoundedVec<ValidatorInfo, MAX_VALIDATORS>,
+        current: &ValidatorSet,
+    ) -> Result<Self, Error> {
+        Self::build(epoch, validators, Some(current))
+    }
+
+    fn build(
+        epoch: u64,
+        validators: BoundedVec<ValidatorInfo, MAX_VALIDATORS>,
+        known: Option<&ValidatorSet>,
+    ) -> Result<Self, Error> {
         if validators.is_empty()
             || validators
                 .windows(2)
@@ -65,7 +84,8 @@ impl ValidatorSet {
                 .ok_or(Error::InvalidPower {
                     operator: v.operator,
                 })?;
-            if !is_strong_key(&v.key) {
+            let checked = known.is_some_and(|k| k.get(v.operator).is_some_and(|o| o.key == v.key));
+            if !checked && !is_strong_key(&v.key) {
                 return Err(Error::WeakKey {
                     operator: v.operator,
                 });

@@ -8,7 +8,8 @@
 //! authority = "<hex ed25519 public key>"
 //!
 //! [runtime]                        # every field optional
-//! fuel_per_tx = 1000000000
+//! fuel_per_tx = 1000000000         # plus fuel_per_signature for each signature a transaction carries
+//! fuel_per_signature = 5000000
 //! max_block_txs = 1000
 //! mempool_capacity = 10000
 //!
@@ -47,8 +48,11 @@ pub const MAX_GENESIS_BYTES: u64 = 4 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RuntimeConfig {
-    /// Fuel one transaction may burn.
+    /// Fuel one transaction may burn, besides its signatures' allowance.
     pub fuel_per_tx: u64,
+    /// Fuel added for each signature a transaction carries (at most
+    /// `warden_module::msg::MAX_SIGNATURES_PER_TX`), so quorum operations of large sets fit.
+    pub fuel_per_signature: u64,
     /// Most transactions in one block.
     pub max_block_txs: u32,
     /// Most transactions waiting in the mempool.
@@ -59,6 +63,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         Self {
             fuel_per_tx: 1_000_000_000,
+            fuel_per_signature: 5_000_000,
             max_block_txs: 1_000,
             mempool_capacity: 10_000,
         }

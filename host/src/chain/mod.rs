@@ -94,6 +94,7 @@ fn executor(dir: &Path, genesis: &GenesisFile) -> anyhow::Result<Executor> {
     Executor::cached(
         ExecutorConfig {
             fuel_per_call: genesis.runtime.fuel_per_tx,
+            fuel_per_signature: genesis.runtime.fuel_per_signature,
             ..ExecutorConfig::default()
         },
         &dir.join(CACHE_DIR),

@@ -222,6 +222,7 @@ fn query_name(query: &Query) -> &'static str {
         Query::Leader { .. } => "Leader",
         Query::Schedule { .. } => "Schedule",
         Query::ValidatorSet { .. } => "ValidatorSet",
+        Query::Banned { .. } => "Banned",
     }
 }
 

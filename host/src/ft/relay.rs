@@ -360,10 +360,7 @@ pub fn reverify(msg: &Msg, chain: &dyn ChainView) -> Result<(), Error> {
             let schedule = chain.schedule(offence.epoch).ok_or(Error::UnknownEpoch {
                 epoch: offence.epoch,
             })?;
-            let justify_set = match evidence.justify_epoch() {
-                Some(epoch) if epoch != offence.epoch => set_of(chain, epoch)?,
-                _ => set.clone(),
-            };
+            let justify_set = evidence.justify_set(&set, |epoch| set_of(chain, epoch))?;
             evidence.verify(chain_id, &set, &schedule, &justify_set, &Ed25519Strict)
         }
         Msg::SubmitAccusation(witnessed) => {

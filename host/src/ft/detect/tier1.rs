@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use warden_module::crypto::Verifier;
+use warden_module::error::Error;
 use warden_module::evidence::{Evidence, OffenceKey, ProposalViolation};
 use warden_module::validators::ValidatorSet;
 use warden_module::wire::{
@@ -423,15 +424,20 @@ impl Tier1 {
             return Confirmed::Nothing;
         }
         self.stats.verifications += 1;
-        let justify_set = candidate
-            .justify_epoch()
-            .and_then(|e| epoch.justify_set(e))
-            .unwrap_or(&epoch.set);
+        // The chain's own rule; a justify of an epoch this host holds no set for is unprovable here.
+        let Ok(justify_set) = candidate.justify_set(&epoch.set, |e| {
+            epoch
+                .justify_set(e)
+                .cloned()
+                .ok_or(Error::UnknownEpoch { epoch: e })
+        }) else {
+            return Confirmed::Nothing;
+        };
         match candidate.verify(
             epoch.chain_id,
             &epoch.set,
             &epoch.schedule,
-            justify_set,
+            &justify_set,
             verifier,
         ) {
             Ok(()) => {
