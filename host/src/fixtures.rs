@@ -440,6 +440,11 @@ fn keys_file() -> KeysFile {
         ROTATED_KEY_SEED,
     ));
     keys.push(entry(
+        "validator, rotated key in epoch 3",
+        Some(1),
+        ROTATED_KEY_SEED + 1,
+    ));
+    keys.push(entry(
         "outsider, in no validator set",
         Some(OUTSIDER),
         u64::from(OUTSIDER),
@@ -709,7 +714,108 @@ fn areas(fx: &Fx) -> Vec<Area> {
         governance(fx),
         decoding(fx),
         too_large(fx),
+        hardening(fx),
     ]
+}
+
+/// `f0`, `ff` x 30, `7f`: y = 3 + p, which the curve library would reduce to the point of
+/// `03` followed by 31 zero bytes.
+fn aliased_key() -> PublicKey {
+    let mut alias = [0xffu8; 32];
+    alias[0] = 0xf0;
+    alias[31] = 0x7f;
+    PublicKey(alias)
+}
+
+/// A full-order point (operator 1's key) plus a point of order 8.
+fn torsioned_key(fx: &Fx) -> PublicKey {
+    let point = curve25519_dalek::edwards::CompressedEdwardsY(fx.net.public(1).0)
+        .decompress()
+        .expect("a test key is a point");
+    PublicKey(
+        (point + curve25519_dalek::constants::EIGHT_TORSION[3])
+            .compress()
+            .0,
+    )
+}
+
+fn hardening(fx: &Fx) -> Area {
+    let net = &fx.net;
+    let with_key = |operator: usize, key: PublicKey| {
+        let mut list = fx.epoch(2).validators().to_vec();
+        list[operator].key = key;
+        Msg::RotateValidators(Rotation {
+            epoch: 2,
+            validators: BoundedVec::new(list).expect("small"),
+            approvals: BoundedVec::empty(),
+        })
+    };
+    let later = |violation| evidence(net.justify_from_epoch(2, 2, 3, violation));
+    let after_rotation = fx.rotated(fx.chain(), &[2]);
+    // Operator 1 rotates keys in epoch 2 and again in epoch 3, then reports its own epoch-1
+    // double vote from the epoch-2 key: accepted, as a self-report without reward.
+    let mut epoch2 = fx.epoch(2);
+    epoch2.keys[1] = testkit::key(ROTATED_KEY_SEED);
+    let mut epoch3 = fx.epoch(3);
+    epoch3.keys[1] = testkit::key(ROTATED_KEY_SEED + 1);
+    let rotated_twice = fx
+        .chain()
+        .then(fx.authority(), &fx.rotate(&epoch2))
+        .then(fx.authority(), &fx.rotate(&epoch3));
+    Area {
+        name: "hardening",
+        description: "Key identity (canonical, torsion-free encodings only), the justify-epoch \
+                      rule shared by the chain and relayers, and self-reports across rotations.",
+        vectors: vec![
+            fx.chain().test(
+                "rotation_non_canonical_key_refused",
+                "A rotation gives operator 3 a key whose y coordinate is at least p.",
+                fx.authority(),
+                tx(&with_key(3, aliased_key())),
+                Err(Error::WeakKey { operator: 3 }),
+            ),
+            fx.chain().test(
+                "rotation_torsioned_key_refused",
+                "A rotation gives operator 3 operator 1's point plus a point of order 8.",
+                fx.authority(),
+                tx(&with_key(3, torsioned_key(fx))),
+                Err(Error::WeakKey { operator: 3 }),
+            ),
+            fx.chain().test(
+                "justify_from_later_epoch_short_accepted",
+                "An epoch-1 proposal whose justify claims epoch 2, before epoch 2: no set \
+                 certifies it, so it is short of a quorum.",
+                fx.reporter(),
+                tx(&later(ProposalViolation::ShortCertificate)),
+                Ok(()),
+            ),
+            after_rotation.clone().test(
+                "justify_from_later_epoch_short_accepted_after_rotation",
+                "The same proof once epoch 2 exists: still certified by nobody.",
+                fx.reporter(),
+                tx(&later(ProposalViolation::ShortCertificate)),
+                Ok(()),
+            ),
+            after_rotation.test(
+                "justify_from_later_epoch_bad_signature_not_proven",
+                "A bad-signature claim against a justify from a later epoch: its signers are \
+                 nobody's, so no signature of theirs is proven bad.",
+                fx.reporter(),
+                tx(&later(ProposalViolation::BadCertificateSignature {
+                    position: 0,
+                })),
+                Err(Error::ViolationNotProven),
+            ),
+            rotated_twice.test(
+                "self_report_from_an_older_rotated_key_accepted",
+                "Operator 1 reports its own epoch-1 double vote from its epoch-2 key (a \
+                 self-report: no reporter reward).",
+                Some(epoch2.public(1)),
+                tx(&evidence(net.double_vote(1, 5))),
+                Ok(()),
+            ),
+        ],
+    }
 }
 
 fn double_vote(fx: &Fx) -> Area {

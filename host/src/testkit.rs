@@ -363,6 +363,38 @@ impl TestNetwork {
         }
     }
 
+    /// Invalid-proposal evidence claiming `violation` against a proposal of this epoch by the
+    /// scheduled leader `operator`, whose justify certificate claims `justify_epoch` and is
+    /// signed (with that epoch's signing bytes) by the first `signers` operators.
+    pub fn justify_from_epoch(
+        &self,
+        operator: OperatorId,
+        justify_epoch: u64,
+        signers: u32,
+        violation: ProposalViolation,
+    ) -> Evidence {
+        let view = self.view_led_by(operator, 10);
+        let mut other = self.clone();
+        other.epoch = justify_epoch;
+        let parent = self.block(1, [0; 32], 1, operator);
+        let signers: Vec<OperatorId> = (0..signers).collect();
+        let justify =
+            other.certificate(CertificateKind::Vote, view - 1, parent.hash(), 0, &signers);
+        let block = self.block(2, parent.hash(), 9, operator);
+        Evidence::InvalidProposal {
+            proposal: self.signed(
+                operator,
+                Message::Proposal(Proposal {
+                    view,
+                    block,
+                    justify,
+                }),
+            ),
+            parent: Some(parent),
+            violation,
+        }
+    }
+
     /// An accusation of `accused` signed by `witnesses`.
     pub fn accusation(
         &self,

@@ -139,9 +139,11 @@ fn a_rejected_transaction_leaves_the_state_root_unchanged_and_the_next_succeeds(
 fn a_transaction_out_of_fuel_leaves_the_state_root_unchanged_and_the_next_succeeds() {
     let dir = TempDir::new("fuel");
     let mut file = genesis();
-    // A double vote checks two signatures (about 8.7 M fuel), a wrong-leader proposal one
-    // (about 4.4 M): a limit between the two starves the first and lets the second through.
-    file.runtime.fuel_per_tx = 6_000_000;
+    // Every evidence is allowed 1 M + 2 x 3 M = 7 M fuel. A double vote checks two signatures
+    // (about 8.7 M fuel), a wrong-leader proposal one (about 4.4 M): the first starves and the
+    // second goes through.
+    file.runtime.fuel_per_tx = 1_000_000;
+    file.runtime.fuel_per_signature = 3_000_000;
     let mut chain = chain(dir.path(), &file);
     let before = chain.head().state_root;
     let starved = chain
@@ -150,7 +152,7 @@ fn a_transaction_out_of_fuel_leaves_the_state_root_unchanged_and_the_next_succee
     let block = produce(&mut chain);
     let record = chain.tx(&starved).expect("readable").expect("committed");
     assert_eq!(record.result.status, TxStatus::OutOfFuel);
-    assert!(record.result.fuel_used <= 6_000_000);
+    assert!(record.result.fuel_used <= 7_000_000);
     assert!(record.result.events.is_empty());
     assert_eq!(
         block.state_root, before,

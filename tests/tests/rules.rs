@@ -12,7 +12,6 @@
 use warden_host::wasm::{CallError, Executor, ExecutorConfig};
 use warden_module::codec::BoundedVec;
 use warden_module::config::{Config, PPB, PPM};
-use warden_module::contract::correlated_fraction;
 use warden_module::error::{ConfigField, Error};
 use warden_module::evidence::{
     Accusation, Behaviour, Evidence, OffenceClass, OffenceKey, ProposalViolation,
@@ -20,6 +19,7 @@ use warden_module::evidence::{
 use warden_module::msg::{Event, Genesis, Msg, QuarantineLevel, Query, Rotation};
 use warden_module::reputation;
 use warden_module::schedule::{Candidate, LeaderSchedule};
+use warden_module::slashing::correlated_fraction;
 use warden_module::state::{IsolationState, ProposalStatus};
 use warden_module::wire::{
     BlockHeader, Certificate, CertificateKind, CertificateSignature, Message, OperatorId, Proposal,
@@ -2252,6 +2252,7 @@ fn fuel_exhaustion_leaves_state_unchanged() {
     let mut chain = Chain::new(&net);
     let starved = Executor::new(ExecutorConfig {
         fuel_per_call: 200_000,
+        fuel_per_signature: 0,
         ..ExecutorConfig::default()
     })
     .expect("compiles");
