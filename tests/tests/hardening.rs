@@ -59,12 +59,6 @@ struct Aging {
 }
 
 impl Aging {
-    fn new(net: &TestNetwork) -> Self {
-        let mut native = Native::default();
-        native.init(&net.genesis()).0.expect("genesis accepted");
-        Self { native, height: 1 }
-    }
-
     #[track_caller]
     fn submit(&mut self, caller: Option<PublicKey>, msg: &Msg) -> Result<(), Error> {
         self.height += 1;
