@@ -105,6 +105,14 @@ pub fn query<H: Host>(host: &mut H, query: &[u8]) -> Result<Vec<u8>, Error> {
     Ok(encode(&response))
 }
 
+/// The indices of a page: from `start`, at most `limit` (capped at [`MAX_PAGE`]), below `count`.
+fn page(start: u64, limit: u32, count: u64) -> core::ops::Range<u64> {
+    let end = start
+        .saturating_add(u64::from(limit.min(MAX_PAGE)))
+        .min(count);
+    start..end.max(start)
+}
+
 /// The Tier 1 offences of one epoch, by offender.
 type Correlated = VecMap<OperatorId, CorrelatedOffence>;
 
@@ -895,23 +903,23 @@ impl<'h, H: Host> Contract<'h, H> {
             Query::Isolation { operator } => QueryResponse::Isolation(self.state_of(operator)?),
             Query::Isolated => QueryResponse::Isolated(self.isolation()?.into_vec()),
             Query::Banned { start, limit } => {
-                let end = start
-                    .saturating_add(u64::from(limit.min(MAX_PAGE)))
-                    .min(self.meta.banned);
+                let table = self.isolation()?;
                 let mut out = Vec::new();
-                for index in start..end {
-                    if let Some(operator) = self.ov.get::<OperatorId>(&keys::banned(index))? {
-                        out.push((operator, self.state_of(operator)?));
-                    }
+                for index in page(start, limit, self.meta.banned) {
+                    let Some(operator) = self.ov.get::<OperatorId>(&keys::banned(index))? else {
+                        continue;
+                    };
+                    let state = match table.get(&operator) {
+                        Some(state) => *state,
+                        None => self.state_of(operator)?,
+                    };
+                    out.push((operator, state));
                 }
                 QueryResponse::Banned(out)
             }
             Query::SlashingProposals { start, limit } => {
-                let end = start
-                    .saturating_add(u64::from(limit.min(MAX_PAGE)))
-                    .min(self.meta.next_proposal_id);
                 let mut out = Vec::new();
-                for id in start..end {
+                for id in page(start, limit, self.meta.next_proposal_id) {
                     if let Some(p) = self.ov.get(&keys::proposal(id))? {
                         out.push(p);
                     }

@@ -169,8 +169,17 @@ pub enum QueryCommand {
         /// The operator.
         operator: u32,
     },
-    /// Every operator not active.
+    /// Every member of the current set that is not active.
     Isolated,
+    /// Banned operators, in the order of their bans.
+    Banned {
+        /// Index of the first.
+        #[arg(default_value_t = 0)]
+        start: u64,
+        /// Most to return.
+        #[arg(default_value_t = 100)]
+        limit: u32,
+    },
     /// Slashing proposals.
     Slashing {
         /// First id.
@@ -210,6 +219,7 @@ impl QueryCommand {
             QueryCommand::Reputation { operator } => Query::Reputation { operator },
             QueryCommand::Isolation { operator } => Query::Isolation { operator },
             QueryCommand::Isolated => Query::Isolated,
+            QueryCommand::Banned { start, limit } => Query::Banned { start, limit },
             QueryCommand::Slashing { start, limit } => Query::SlashingProposals { start, limit },
             QueryCommand::Power => Query::EffectivePower,
             QueryCommand::Leader { epoch, view } => Query::Leader { epoch, view },
