@@ -39,7 +39,7 @@ use warden_module::error::ConfigField;
 use warden_module::evidence::{
     Behaviour, Evidence, ProposalViolation, WitnessSignature, WitnessedAccusation,
 };
-use warden_module::msg::{Genesis, Msg, Rotation, MAX_CERTIFICATES_PER_TX, MAX_TX_BYTES};
+use warden_module::msg::{Event, Genesis, Msg, Rotation, MAX_CERTIFICATES_PER_TX, MAX_TX_BYTES};
 use warden_module::state::MemoryHost;
 use warden_module::validators::ValidatorInfo;
 use warden_module::wire::{
@@ -137,6 +137,10 @@ pub struct Vector {
     pub expected: String,
     /// The error's `Debug` form, for refusals.
     pub expected_error: Option<String>,
+    /// Where the vector pins them: the `Debug` form of each event the transaction under test
+    /// emits, in order (for example a slashing proposal's exact fraction and reporter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_events: Option<Vec<String>>,
 }
 
 /// One `vectors/<area>.json` file.
@@ -157,7 +161,9 @@ const FORMAT: &str =
 execute every `setup` transaction in order (each must succeed), then execute `tx`. A transaction \
 is the hex of its bytes (a borsh Msg) sent by `caller` (an ed25519 public key, or null) in the \
 block of `height` and `time` (ms). Its outcome must be `expected`: \"ok\" or the module's error \
-name; `expected_error` is the error's full Debug form. A refused transaction changes no state.";
+name; `expected_error` is the error's full Debug form. A refused transaction changes no state. \
+Where `expected_events` is given, the transaction under test emits exactly those events (their \
+Debug forms, in order).";
 
 // ----- public entry points -----------------------------------------------------------------
 
@@ -345,12 +351,10 @@ fn run_vector(exec: &Executor, v: &Vector) -> anyhow::Result<()> {
     contract::init(&mut host, &genesis_bytes)
         .map_err(|e| anyhow::anyhow!("the native module refused the genesis: {e:?}"))?;
 
-    let mut run = |step: &Step| -> anyhow::Result<Result<(), Error>> {
+    let mut run = |step: &Step| -> anyhow::Result<(Result<(), Error>, Vec<Event>)> {
         let before = store.clone();
-        let wasm = match exec
-            .execute(&mut store, step.ctx, step.caller, &step.bytes)
-            .result
-        {
+        let outcome = exec.execute(&mut store, step.ctx, step.caller, &step.bytes);
+        let wasm = match outcome.result {
             Ok(_) => Ok(()),
             Err(CallError::Module(e)) => Err(e),
             Err(other) => anyhow::bail!("the wasm call failed without a module error: {other}"),
@@ -367,17 +371,24 @@ fn run_vector(exec: &Executor, v: &Vector) -> anyhow::Result<()> {
         if wasm.is_err() {
             anyhow::ensure!(store == before, "a refused transaction changed the state");
         }
-        Ok(wasm)
+        Ok((wasm, outcome.events))
     };
 
     for (i, t) in v.setup.iter().enumerate() {
-        let outcome = run(&parse_step(t)?)?;
+        let (outcome, _) = run(&parse_step(t)?)?;
         anyhow::ensure!(
             outcome.is_ok(),
             "setup transaction {i} was refused: {outcome:?}"
         );
     }
-    let outcome = run(&parse_step(&v.tx)?)?;
+    let (outcome, events) = run(&parse_step(&v.tx)?)?;
+    if let Some(expected) = &v.expected_events {
+        let actual: Vec<String> = events.iter().map(|e| format!("{e:?}")).collect();
+        anyhow::ensure!(
+            &actual == expected,
+            "expected the events {expected:#?}, got {actual:#?}"
+        );
+    }
     let (name, full) = outcome_name(&outcome);
     anyhow::ensure!(
         name == v.expected && full == v.expected_error,
@@ -403,7 +414,11 @@ fn render() -> anyhow::Result<(BTreeMap<String, Vec<u8>>, usize)> {
             area: area.name.into(),
             description: area.description.into(),
             format: FORMAT.into(),
-            vectors: area.vectors.iter().map(Draft::to_vector).collect(),
+            vectors: area
+                .vectors
+                .iter()
+                .map(Draft::to_vector)
+                .collect::<anyhow::Result<_>>()?,
         };
         for v in &file.vectors {
             anyhow::ensure!(names.insert(v.name.clone()), "two vectors named {}", v.name);
@@ -471,6 +486,8 @@ struct Draft {
     setup: Vec<DraftStep>,
     tx: DraftStep,
     expected: Result<(), Error>,
+    /// Whether the vector pins the events of the transaction under test.
+    pin_events: bool,
 }
 
 #[derive(Clone)]
@@ -492,9 +509,47 @@ impl DraftStep {
 }
 
 impl Draft {
-    fn to_vector(&self) -> Vector {
+    /// The vector also pins the events of the transaction under test.
+    fn with_events(mut self) -> Self {
+        self.pin_events = true;
+        self
+    }
+
+    /// The events of the transaction under test, run natively.
+    fn native_events(&self) -> anyhow::Result<Vec<String>> {
+        let mut host = MemoryHost {
+            height: GENESIS_HEIGHT,
+            time: block_time(GENESIS_HEIGHT),
+            ..MemoryHost::default()
+        };
+        contract::init(&mut host, &encode(&self.genesis))
+            .map_err(|e| anyhow::anyhow!("{}: genesis refused: {e:?}", self.name))?;
+        let mut start = 0;
+        for step in self.setup.iter().chain(std::iter::once(&self.tx)) {
+            host.height = step.height;
+            host.time = block_time(step.height);
+            host.caller = step.caller;
+            start = host.events.len();
+            // The setup must succeed and the outcome is checked when the vector runs.
+            let _ = contract::execute(&mut host, &Ed25519Strict, &step.bytes);
+        }
+        host.events[start..]
+            .iter()
+            .map(|raw| {
+                decode::<Event>(raw, usize::MAX)
+                    .map(|e| format!("{e:?}"))
+                    .map_err(|e| anyhow::anyhow!("{}: an event does not decode: {e:?}", self.name))
+            })
+            .collect()
+    }
+
+    fn to_vector(&self) -> anyhow::Result<Vector> {
         let (expected, expected_error) = outcome_name(&self.expected);
-        Vector {
+        let expected_events = match self.pin_events {
+            true => Some(self.native_events()?),
+            false => None,
+        };
+        Ok(Vector {
             name: self.name.into(),
             description: self.description.into(),
             genesis: hex::encode(encode(&self.genesis)),
@@ -504,7 +559,8 @@ impl Draft {
             tx: self.tx.to_transaction(),
             expected,
             expected_error,
-        }
+            expected_events,
+        })
     }
 }
 
@@ -569,6 +625,7 @@ impl Chain {
                 bytes,
             },
             expected,
+            pin_events: false,
         }
     }
 }
@@ -758,6 +815,11 @@ fn hardening(fx: &Fx) -> Area {
     epoch2.keys[1] = testkit::key(ROTATED_KEY_SEED);
     let mut epoch3 = fx.epoch(3);
     epoch3.keys[1] = testkit::key(ROTATED_KEY_SEED + 1);
+    // Four validators of 10^15 each, no minimum fraction.
+    let mut big = fx.net.clone();
+    big.powers = vec![1_000_000_000_000_000; big.powers.len()];
+    big.config.slashing.min_fraction_ppb = 0;
+    let large_stakes = Chain::new(big.genesis());
     let rotated_twice = fx
         .chain()
         .then(fx.authority(), &fx.rotate(&epoch2))
@@ -765,7 +827,8 @@ fn hardening(fx: &Fx) -> Area {
     Area {
         name: "hardening",
         description: "Key identity (canonical, torsion-free encodings only), the justify-epoch \
-                      rule shared by the chain and relayers, and self-reports across rotations.",
+                      rule shared by the chain and relayers, self-reports across rotations, and \
+                      exact slashing fractions for large stakes.",
         vectors: vec![
             fx.chain().test(
                 "rotation_non_canonical_key_refused",
@@ -806,14 +869,37 @@ fn hardening(fx: &Fx) -> Area {
                 })),
                 Err(Error::ViolationNotProven),
             ),
-            rotated_twice.test(
-                "self_report_from_an_older_rotated_key_accepted",
-                "Operator 1 reports its own epoch-1 double vote from its epoch-2 key (a \
-                 self-report: no reporter reward).",
-                Some(epoch2.public(1)),
-                tx(&evidence(net.double_vote(1, 5))),
-                Ok(()),
-            ),
+            rotated_twice
+                .test(
+                    "self_report_from_an_older_rotated_key_accepted",
+                    "Operator 1 reports its own epoch-1 double vote from its epoch-2 key: a \
+                     self-report, so the proposal has no reporter and no reward.",
+                    Some(epoch2.public(1)),
+                    tx(&evidence(net.double_vote(1, 5))),
+                    Ok(()),
+                )
+                .with_events(),
+            large_stakes
+                .clone()
+                .test(
+                    "large_stake_double_vote_fraction_exact",
+                    "Four validators of 10^15: one double voter is slashed (3/4)^2 = \
+                     562,500,000 ppb.",
+                    fx.reporter(),
+                    tx(&evidence(big.double_vote(1, 5))),
+                    Ok(()),
+                )
+                .with_events(),
+            large_stakes
+                .then(fx.reporter(), &evidence(big.double_vote(1, 5)))
+                .test(
+                    "large_stake_second_offender_slashes_fully",
+                    "A second double voter of the four: both proposals rise to 10^9 ppb.",
+                    fx.reporter(),
+                    tx(&evidence(big.double_vote(2, 5))),
+                    Ok(()),
+                )
+                .with_events(),
         ],
     }
 }
@@ -2426,18 +2512,32 @@ mod tests {
         let mut v = fx
             .chain()
             .test("x", "x", None, tx(&msg), Err(Error::Duplicate))
-            .to_vector();
+            .to_vector()
+            .expect("a vector");
         let err = run_vector(&exec, &v).expect_err("a wrong expectation");
         assert!(err.to_string().contains("expected Duplicate"), "{err:#}");
         v.expected = OK.into();
         v.expected_error = None;
         run_vector(&exec, &v).expect("the right expectation");
 
+        // Pinned events must match exactly.
+        let mut pinned = fx
+            .chain()
+            .test("z", "z", None, tx(&msg), Ok(()))
+            .with_events()
+            .to_vector()
+            .expect("a vector");
+        run_vector(&exec, &pinned).expect("the recorded events");
+        pinned.expected_events.as_mut().expect("pinned").pop();
+        let err = run_vector(&exec, &pinned).expect_err("a missing event");
+        assert!(err.to_string().contains("expected the events"), "{err:#}");
+
         let v = fx
             .chain()
             .then(None, &Msg::VetoSlashing { id: 0 })
             .test("y", "y", None, tx(&msg), Ok(()))
-            .to_vector();
+            .to_vector()
+            .expect("a vector");
         let err = run_vector(&exec, &v).expect_err("a refused setup");
         assert!(err.to_string().contains("setup transaction 0"), "{err:#}");
     }
