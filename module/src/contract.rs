@@ -219,11 +219,30 @@ impl<'h, H: Host> Contract<'h, H> {
         Ok(self.ov.get(keys::ISOLATION)?.unwrap_or_default())
     }
 
+    /// The isolation of an operator outside the current set, as of this height: its record,
+    /// aged as [`refresh_isolation`](Self::refresh_isolation) ages the table's entries (a
+    /// quarantine that is over is probation, probation with enough reputation is over).
+    /// `None` if it is active. The record itself is brought up to date, with its events, when
+    /// the operator rejoins a set.
+    fn outside_state(&self, operator: OperatorId) -> Result<Option<IsolationState>, Error> {
+        let Some(state) = self.ov.get(&keys::isolation_of(operator))? else {
+            return Ok(None);
+        };
+        let state = isolation::aged(state, self.height);
+        let threshold = self.config.reputation.rehabilitation_threshold;
+        if matches!(state, IsolationState::Probation { .. })
+            && self.record(operator)?.reputation >= threshold
+        {
+            return Ok(None);
+        }
+        Ok(Some(state))
+    }
+
     /// The table with `operator` in it: from its own record when it is not a member.
     fn isolation_with(&self, operator: OperatorId) -> Result<IsolationTable, Error> {
         let mut table = self.isolation()?;
         if table.get(&operator).is_none() {
-            if let Some(state) = self.ov.get(&keys::isolation_of(operator))? {
+            if let Some(state) = self.outside_state(operator)? {
                 table.insert(operator, state);
             }
         }

@@ -109,6 +109,17 @@ pub fn impose_quarantine(
     table.insert(operator, next);
 }
 
+/// What time alone makes of `state` by `height`: a quarantine whose `until` has come is
+/// probation since then.
+pub fn aged(state: IsolationState, height: u64) -> IsolationState {
+    match state {
+        IsolationState::Quarantined { until, .. } if until <= height => {
+            IsolationState::Probation { since: until }
+        }
+        other => other,
+    }
+}
+
 /// Brings the table up to `height`: ends quarantines that are over (probation follows),
 /// rehabilitates operators on probation whose reputation reached `threshold`, and admits or
 /// defers quarantines under the cap for `set`. Returns the events, in operator order per step.
@@ -122,11 +133,10 @@ pub fn refresh(
 ) -> Vec<Event> {
     let mut events = Vec::new();
     for (&operator, state) in table.iter_mut() {
-        if let IsolationState::Quarantined { until, .. } = *state {
-            if until <= height {
-                *state = IsolationState::Probation { since: height };
-                events.push(Event::ProbationStarted { operator });
-            }
+        let next = aged(*state, height);
+        if next != *state {
+            *state = next;
+            events.push(Event::ProbationStarted { operator });
         }
     }
     let rehabilitated: Vec<OperatorId> = table

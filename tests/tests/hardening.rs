@@ -23,8 +23,8 @@ use warden_module::state::IsolationState;
 use warden_module::validators::{ValidatorInfo, ValidatorSet};
 use warden_module::wire::{CertificateKind, OperatorId, PublicKey, MAX_VALIDATORS};
 use warden_tests::{
-    authority_rotation, certificates, config_with, err, executor, ok, rotated, Chain, Native,
-    TestNetwork,
+    accuse, all_but, authority_rotation, certificates, config_with, err, executor, has, ok,
+    rotated, Chain, Native, TestNetwork,
 };
 
 const CHAIN_ID: u64 = 7;
@@ -196,6 +196,39 @@ fn more_than_4096_bans_keep_every_query_and_transaction_working() {
         .submit(authority, &rotation_to(net.epoch, members(&net, 1)))
         .expect("rotation back to the first operators");
     assert_eq!(chain.status().active_power, 0);
+}
+
+#[test]
+fn quarantine_of_an_operator_outside_the_set_ends_on_time_and_follows_it_back() {
+    let mut net = TestNetwork::new(CHAIN_ID, 7);
+    net.config.isolation.warnings_before_quarantine = 0;
+    let short = net.config.isolation.short_quarantine_blocks;
+    let authority = Some(net.authority_key());
+    let mut chain = Chain::new(&net);
+    ok(chain.submit(None, &accuse(&net, 3, 10, 15, &all_but(&net, &[3]))));
+    let until = chain.height + short;
+    // Epoch 2 leaves operator 3 out; its record leaves the set's table with it.
+    let mut without: Vec<ValidatorInfo> = net.validators().to_vec();
+    without.retain(|v| v.operator != 3);
+    ok(chain.submit(authority, &rotation_to(2, without)));
+    assert!(matches!(
+        chain.isolation(3),
+        IsolationState::Quarantined { until: u, .. } if u == until
+    ));
+    chain.advance_to(until);
+    assert_eq!(
+        chain.isolation(3),
+        IsolationState::Probation { since: until }
+    );
+    // Back in epoch 3, on probation, with the event of its quarantine's end.
+    let events = ok(chain.submit(authority, &rotation_to(3, net.validators().to_vec())));
+    assert!(has(&events, |e| *e
+        == warden_module::msg::Event::ProbationStarted { operator: 3 }));
+    assert_eq!(
+        chain.isolation(3),
+        IsolationState::Probation { since: until }
+    );
+    assert_eq!(chain.status().active_power, 70);
 }
 
 // ----- 2. one point, one identity ----------------------------------------------------------
