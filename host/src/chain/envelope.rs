@@ -183,4 +183,24 @@ mod tests {
         trailing.push(0);
         assert_eq!(Envelope::decode(&trailing), Err(EnvelopeError::Malformed));
     }
+
+    #[test]
+    fn a_sender_key_with_a_torsion_component_or_a_second_encoding_is_weak() {
+        use curve25519_dalek::constants::EIGHT_TORSION;
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        let envelope = Envelope::sign(7, &key(1), 0, vec![1, 2, 3]).expect("small");
+        let point = CompressedEdwardsY(envelope.sender.0)
+            .decompress()
+            .expect("a point");
+        let mut torsioned = envelope.clone();
+        torsioned.sender = PublicKey((point + EIGHT_TORSION[2]).compress().0);
+        assert_eq!(torsioned.check(7), Err(EnvelopeError::WeakKey));
+        // y = 3 + p: the curve library reads it as the point of y = 3.
+        let mut aliased = envelope;
+        let mut alias = [0xffu8; 32];
+        alias[0] = 0xf0;
+        alias[31] = 0x7f;
+        aliased.sender = PublicKey(alias);
+        assert_eq!(aliased.check(7), Err(EnvelopeError::WeakKey));
+    }
 }
