@@ -340,27 +340,12 @@ impl TestNetwork {
     /// a quorum.
     pub fn short_certificate(&self, operator: OperatorId, from_view: u64) -> Evidence {
         let view = self.view_led_by(operator, from_view.max(3));
-        let parent = self.block(1, [0; 32], 1, operator);
-        let justify = self.certificate(
-            CertificateKind::Vote,
-            view - 1,
-            parent.hash(),
-            0,
-            &[operator],
-        );
-        let block = self.block(2, parent.hash(), 9, operator);
-        Evidence::InvalidProposal {
-            proposal: self.signed(
-                operator,
-                Message::Proposal(Proposal {
-                    view,
-                    block,
-                    justify,
-                }),
-            ),
-            parent: Some(parent),
-            violation: ProposalViolation::ShortCertificate,
-        }
+        self.justified_proposal(
+            operator,
+            view,
+            |parent| self.certificate(CertificateKind::Vote, view - 1, parent, 0, &[operator]),
+            ProposalViolation::ShortCertificate,
+        )
     }
 
     /// Invalid-proposal evidence claiming `violation` against a proposal of this epoch by the
@@ -376,10 +361,27 @@ impl TestNetwork {
         let view = self.view_led_by(operator, 10);
         let mut other = self.clone();
         other.epoch = justify_epoch;
-        let parent = self.block(1, [0; 32], 1, operator);
         let signers: Vec<OperatorId> = (0..signers).collect();
-        let justify =
-            other.certificate(CertificateKind::Vote, view - 1, parent.hash(), 0, &signers);
+        self.justified_proposal(
+            operator,
+            view,
+            |parent| other.certificate(CertificateKind::Vote, view - 1, parent, 0, &signers),
+            violation,
+        )
+    }
+
+    /// Invalid-proposal evidence claiming `violation` against `operator`'s proposal in `view`
+    /// of a block at height 2 whose parent, at height 1, the certificate `justify` makes of
+    /// the parent's hash certifies.
+    fn justified_proposal(
+        &self,
+        operator: OperatorId,
+        view: u64,
+        justify: impl FnOnce(Hash) -> Certificate,
+        violation: ProposalViolation,
+    ) -> Evidence {
+        let parent = self.block(1, [0; 32], 1, operator);
+        let justify = justify(parent.hash());
         let block = self.block(2, parent.hash(), 9, operator);
         Evidence::InvalidProposal {
             proposal: self.signed(
