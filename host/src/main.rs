@@ -154,7 +154,7 @@ fn main() -> ExitCode {
                 .map(|report| print!("{report}"))
         }
         Command::Chain { action } => {
-            warden_host::chain::cli::run(action).map(|report| print!("{report}"))
+            warden_host::chain::cli::run(action, &config).map(|report| print!("{report}"))
         }
         Command::Sim { action } => {
             warden_host::sim::cli::run_action(action, &config).map(|report| print!("{report}"))

@@ -253,7 +253,7 @@ pub fn simulate_with_metrics(
     data_dir: Option<&Path>,
     replay: String,
     progress: &mut dyn FnMut(u64, u64),
-    metrics: Option<crate::sim::world::SharedMetrics>,
+    metrics: Option<crate::ft::metrics::SharedMetrics>,
 ) -> SimulateReport {
     let mut scenario = scenario.clone();
     scenario.warden.get_or_insert_with(WardenSpec::default);

@@ -446,7 +446,7 @@ impl Behaviour {
 
 /// A Tier 2 accusation: what witnesses saw an operator do over a range of views.
 #[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct Accusation {
     /// The accused operator.
     pub accused: OperatorId,

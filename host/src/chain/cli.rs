@@ -20,6 +20,7 @@ use super::envelope::Envelope;
 use super::genesis::GenesisFile;
 use super::node::{block_json, tx_json, Node};
 use super::{now_ms, Chain};
+use crate::ft::config::FaultToleranceConfig;
 use crate::testkit::{self, TestNetwork};
 use crate::wasm::CallError;
 
@@ -233,8 +234,9 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }
 
-/// Runs a `warden chain` subcommand and returns what to print.
-pub fn run(action: ChainAction) -> anyhow::Result<String> {
+/// Runs a `warden chain` subcommand and returns what to print; a genesis takes its module
+/// settings from `cfg` ([`FaultToleranceConfig::module_config`]).
+pub fn run(action: ChainAction, cfg: &FaultToleranceConfig) -> anyhow::Result<String> {
     match action {
         ChainAction::Init { genesis, data } => {
             let file = GenesisFile::read(&genesis)?;
@@ -253,12 +255,18 @@ pub fn run(action: ChainAction) -> anyhow::Result<String> {
             validators,
             out,
         } => {
-            let file = GenesisFile::from_network(&TestNetwork::new(chain_id, validators), 0);
+            let mut file = GenesisFile::from_network(&TestNetwork::new(chain_id, validators), 0);
+            let config = cfg.module_config();
+            let settings = if config == warden_module::config::Config::default() {
+                "every module setting at its default"
+            } else {
+                "module settings from the fault-tolerance configuration"
+            };
+            file.config = (&config).into();
             let text = format!(
                 "# A test network of {validators} validators with deterministic keys (operator i has \
-                 testkit key seed i, the\n# authority seed {}), every module setting at its \
-                 default. Written by\n# `warden chain genesis --chain-id {chain_id} \
-                 --validators {validators} --out {}`.\n\n{}",
+                 testkit key seed i, the\n# authority seed {}), {settings}. Written by\n# \
+                 `warden chain genesis --chain-id {chain_id} --validators {validators} --out {}`.\n\n{}",
                 testkit::AUTHORITY_SEED,
                 out.display(),
                 file.to_toml()?

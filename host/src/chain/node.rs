@@ -90,7 +90,7 @@ pub struct Node {
     server: Server,
     chain: Chain,
     addr: SocketAddr,
-    metrics: Option<crate::sim::world::SharedMetrics>,
+    metrics: Option<crate::ft::metrics::SharedMetrics>,
     requests: u64,
 }
 
@@ -122,7 +122,7 @@ impl Node {
     }
 
     /// Exports the chain's height, mempool and request count into `metrics` as it serves.
-    pub fn with_metrics(mut self, metrics: crate::sim::world::SharedMetrics) -> Self {
+    pub fn with_metrics(mut self, metrics: crate::ft::metrics::SharedMetrics) -> Self {
         self.metrics = Some(metrics);
         self
     }

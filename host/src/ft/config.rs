@@ -69,7 +69,8 @@ pub struct DetectionConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EvidenceConfig {
-    /// Epochs the host keeps evidence and detector state for.
+    /// Epochs for which evidence stays admissible on a chain Warden creates (the module's
+    /// `retention_epochs`; match the unbonding period).
     pub evidence_retention_period: u64,
     /// The fewest witnesses (the accuser included) an accusation is submitted with.
     pub minimum_witness_count: usize,
@@ -86,7 +87,8 @@ pub struct IsolationPolicy {
     pub automatic_isolation: bool,
     /// Rebuild the validator set at each epoch from the module's isolation state.
     pub isolation_escalation_enabled: bool,
-    /// Blocks of a first quarantine (written into a new chain's genesis).
+    /// Blocks of a first quarantine on a chain Warden creates; a repeat offender's is
+    /// [`LONG_QUARANTINE_FACTOR`] times longer.
     pub quarantine_duration_blocks: u64,
 }
 
@@ -139,6 +141,10 @@ pub struct MonitoringConfig {
     /// Sampling period, in milliseconds.
     pub sample_interval_ms: u64,
 }
+
+/// How many times longer a repeat offender's quarantine is than a first one (the module's
+/// defaults: 1,000 and 100 blocks).
+pub const LONG_QUARANTINE_FACTOR: u64 = 10;
 
 /// The host's fault-tolerance configuration.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -324,7 +330,7 @@ const DOCS: &[SectionDocs] = &[
         &[
             (
                 "evidence_retention_period",
-                "Epochs the host keeps evidence and detector state for.",
+                "Epochs for which evidence stays admissible on a chain Warden creates (the module's `retention_epochs`; match the unbonding period).",
             ),
             (
                 "minimum_witness_count",
@@ -350,7 +356,7 @@ const DOCS: &[SectionDocs] = &[
             ),
             (
                 "quarantine_duration_blocks",
-                "Blocks of a first quarantine (written into a new chain's genesis).",
+                "Blocks of a first quarantine on a chain Warden creates; a repeat offender's is ten times longer.",
             ),
         ],
     ),
@@ -374,11 +380,11 @@ const DOCS: &[SectionDocs] = &[
     ),
     (
         "reputation",
-        "Reputation (written into a new chain's genesis; the chain's own configuration rules).",
+        "Reputation on a chain Warden creates (written into its genesis; afterwards the chain's own configuration rules).",
         &[
             (
                 "reputation_system_enabled",
-                "Keep reputation and weight leaders by it.",
+                "Keep reputation and weight leaders by it; off, no offence or participation moves a score.",
             ),
             (
                 "reputation_decay_rate_ppm",
@@ -595,6 +601,34 @@ impl FaultToleranceConfig {
             "monitoring.sample_interval_ms",
         )?;
         Ok(())
+    }
+
+    /// The module configuration of a chain Warden creates (`warden chain genesis`, the
+    /// simulator's embedded chain): the module's defaults, with this configuration's evidence
+    /// retention (`retention_epochs`, and the correlation window within it), quarantine length
+    /// (the first quarantine; a repeat offender's is [`LONG_QUARANTINE_FACTOR`] times longer)
+    /// and reputation policy (decay, rehabilitation threshold; with the reputation system off,
+    /// no penalty or reward moves a score, so every operator stays at the baseline and leaders
+    /// are drawn by power alone).
+    pub fn module_config(&self) -> warden_module::config::Config {
+        let mut c = warden_module::config::Config::default();
+        c.retention_epochs = self.evidence.evidence_retention_period;
+        c.slashing.correlation_window_epochs =
+            c.slashing.correlation_window_epochs.min(c.retention_epochs);
+        let short = self.isolation.quarantine_duration_blocks;
+        c.isolation.short_quarantine_blocks = short;
+        c.isolation.long_quarantine_blocks = short.saturating_mul(LONG_QUARANTINE_FACTOR);
+        let p = &self.reputation;
+        c.reputation.decay_ppm = u32::try_from(p.reputation_decay_rate_ppm).unwrap_or(u32::MAX);
+        c.reputation.rehabilitation_threshold =
+            (u64::from(c.reputation.max) * p.rehabilitation_threshold_ppm.min(PPM) / PPM) as u32;
+        if !p.reputation_system_enabled {
+            c.reputation.tier1_penalty = 0;
+            c.reputation.tier2_penalty = 0;
+            c.reputation.tier3_penalty = 0;
+            c.reputation.participation_reward = 0;
+        }
+        c
     }
 
     /// A commented `warden.toml` listing every field of every section at its default value,

@@ -1,60 +1,57 @@
 //! The [`FaultToleranceManager`] facade: the design's operations (detect, monitor, analyze,
 //! isolate, quarantine, recover, collect and verify evidence, submit for slashing, status,
-//! byzantine list) over the parts of [`crate::ft`].
+//! byzantine list) for integrators.
 //!
-//! [`WardenManager`] implements it over a [`ByzantineDetector`], an [`EvidenceCollector`] (the
-//! relay queue under `<data dir>/relay`), a [`HealthMonitor`], a [`StuckViewDetector`], the
-//! [`FaultToleranceConfig`], the host's signing key and operator id, the current validator set
-//! and leader schedule, and a [`ChainLink`]: an embedded chain ([`EmbeddedLink`]) or a node's
-//! HTTP API ([`HttpLink`]).
+//! [`WardenManager`] implements it over one [`ValidatorHost`] (every decision is the host's:
+//! the simulator drives the same type), an [`EvidenceCollector`] (the relay queue under
+//! `<data dir>/relay`) and a [`ChainLink`]: an embedded chain ([`EmbeddedLink`]) or a node's
+//! HTTP API ([`HttpLink`]). The manager is the I/O shell around the host: it reads the chain,
+//! queues and submits, and returns what the host asks to send to peers.
 //!
 //! Every operation is synchronous: a host drives the manager from its own event loop (one call
 //! per received consensus message, per view entered, per commit, and a periodic
-//! [`FaultToleranceManager::tick`] for the relayer). No async runtime is needed, and time is
-//! always a parameter, so the same code runs in the simulator and in a node.
+//! [`FaultToleranceManager::tick`] for the relayer). Time is always a parameter; calls that
+//! take none use the latest time a call gave.
 //!
 //! Every operation answers bad input with a [`FaultError`] or an empty answer, never a panic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
-use warden_module::codec::BoundedVec;
-use warden_module::crypto::{Ed25519Strict, Verifier};
+use warden_module::crypto::Ed25519Strict;
 use warden_module::error::Error as ModuleError;
 use warden_module::evidence::{
-    verify_certificate, Accusation, Behaviour, Evidence, OffenceKey, WitnessSignature,
-    WitnessedAccusation,
+    Accusation, Evidence, OffenceKey, WitnessSignature, WitnessedAccusation,
 };
 use warden_module::msg::{Msg, Query, QueryResponse};
 use warden_module::schedule::LeaderSchedule;
 use warden_module::state::IsolationState;
 use warden_module::validators::ValidatorSet;
-use warden_module::wire::{Certificate, Message, OperatorId, SignedMessage};
+use warden_module::wire::{Certificate, OperatorId, SignedMessage};
 
 use crate::chain::client::Client;
 use crate::chain::Chain;
 use crate::ft::config::{ConfigError, FaultToleranceConfig};
-use crate::ft::detect::{ByzantineDetector, DetectorStats, Finding, Observed, Suspicion};
-use crate::ft::monitor::{
-    Anomaly, FailurePrediction, HealthMonitor, HealthReport, HealthStatus, ValidatorSetHealth,
-};
-use crate::ft::recovery::{PartitionInfo, StuckView, StuckViewDetector};
+use crate::ft::detect::{ByzantineDetector, DetectorStats, Observed, Suspicion};
+use crate::ft::host::{AccusationError, Detection, HostAction, HostStats, Peers, ValidatorHost};
+use crate::ft::monitor::{Anomaly, FailurePrediction, HealthMonitor, HealthReport, HealthStatus};
+use crate::ft::recovery::{PartitionInfo, StuckView};
 use crate::ft::relay::{
     describe, relay_dir, reverify, ChainView, Collected, EmbeddedSubmitter, EvidenceCollector,
     HttpChainView, HttpSubmitter, Inclusion, ItemId, RelayError, SubmitFailure, Submitter,
     TickReport, TxRef,
 };
-use crate::testkit::sign;
+use crate::ft::wire::HostMessage;
+
+pub use crate::ft::host::{AccusationRequest, MAX_PENDING_ACCUSATIONS};
 
 /// Evidence kept per operator for [`FaultToleranceManager::collect_misbehavior_evidence`].
 pub const MAX_KEPT_EVIDENCE_PER_OPERATOR: usize = 16;
 /// Operators with kept evidence.
 pub const MAX_KEPT_OFFENDERS: usize = 1024;
-/// Accusations collecting co-signatures at once (the oldest is dropped beyond).
-pub const MAX_PENDING_ACCUSATIONS: usize = 256;
 
 /// Why a manager operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -93,14 +90,6 @@ pub enum FaultError {
         /// The operator the evidence is against.
         found: OperatorId,
     },
-    /// The operator is not a member of the epoch's set.
-    #[error("operator {operator} is not a validator of epoch {epoch}")]
-    UnknownValidator {
-        /// The operator.
-        operator: OperatorId,
-        /// The epoch.
-        epoch: u64,
-    },
     /// This host's signing key is not the key its operator has in the set.
     #[error("the signing key is not the key of operator {operator} in epoch {epoch}")]
     KeyMismatch {
@@ -109,46 +98,9 @@ pub enum FaultError {
         /// The epoch.
         epoch: u64,
     },
-    /// A host cannot accuse its own operator.
-    #[error("operator {operator} cannot accuse itself")]
-    SelfAccusation {
-        /// The operator.
-        operator: OperatorId,
-    },
-    /// The accusation concerns another epoch than the current one.
-    #[error("the accusation is about epoch {found}, the current epoch is {expected}")]
-    EpochMismatch {
-        /// The current epoch.
-        expected: u64,
-        /// The accusation's epoch.
-        found: u64,
-    },
-    /// An accusation's last view is before its first.
-    #[error("invalid view range {first}..={last}")]
-    InvalidViewRange {
-        /// First view.
-        first: u64,
-        /// Last view.
-        last: u64,
-    },
-    /// A co-signature arrived for an accusation this host did not start (or already queued).
-    #[error("no accusation of operator {accused} is collecting co-signatures")]
-    UnknownAccusation {
-        /// The accused.
-        accused: OperatorId,
-    },
-    /// The accused cannot witness against itself.
-    #[error("the accused operator {witness} cannot co-sign its own accusation")]
-    AccusedCannotWitness {
-        /// The accused.
-        witness: OperatorId,
-    },
-    /// A co-signature does not verify under the witness's key.
-    #[error("the co-signature of operator {witness} does not verify")]
-    BadSignature {
-        /// The claimed witness.
-        witness: OperatorId,
-    },
+    /// The host refused an accusation or a co-signature.
+    #[error(transparent)]
+    Accusation(#[from] AccusationError),
     /// The relay queue refused the item.
     #[error("the relayer failed: {0}")]
     Relay(#[from] RelayError),
@@ -399,22 +351,15 @@ pub struct DetectionResult {
     pub evidence: Vec<DetectedEvidence>,
     /// Tier 2 suspicions (rarely raised by a message; mostly by a view change).
     pub suspicions: Vec<Suspicion>,
+    /// Messages for peers' hosts (accusations, co-signatures): send each.
+    pub send: Vec<(Peers, HostMessage)>,
 }
 
 impl DetectionResult {
-    /// Whether nothing was found.
+    /// Whether nothing was found and nothing is to be sent.
     pub fn is_empty(&self) -> bool {
-        self.evidence.is_empty() && self.suspicions.is_empty()
+        self.evidence.is_empty() && self.suspicions.is_empty() && self.send.is_empty()
     }
-}
-
-/// An accusation this host started, with its own signature, to send to every peer's host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AccusationRequest {
-    /// The accusation.
-    pub accusation: Accusation,
-    /// This host's signature over it.
-    pub witness: WitnessSignature,
 }
 
 /// What [`FaultToleranceManager::monitor_validator_behavior`] found.
@@ -422,9 +367,11 @@ pub struct AccusationRequest {
 pub struct MonitorOutcome {
     /// Tier 2 suspicions raised by the windows that closed.
     pub suspicions: Vec<Suspicion>,
-    /// Accusations started for them (when `automatic_isolation` is on): send each to every
-    /// peer's host, which answers with [`FaultToleranceManager::endorse`].
+    /// Accusations started for them (when `automatic_isolation` is on): their requests are in
+    /// [`send`](Self::send); each peer's host answers with [`FaultToleranceManager::endorse`].
     pub accusations: Vec<AccusationRequest>,
+    /// Messages for peers' hosts (accusation requests, proposals of failed views): send each.
+    pub send: Vec<(Peers, HostMessage)>,
     /// A stall, reported once per episode.
     pub stuck: Option<StuckView>,
     /// The recovery to run for it (when `automatic_recovery` is on).
@@ -472,8 +419,12 @@ pub enum RecoveryAction {
         /// The primary partition's nodes, if there is one.
         sync_from: Vec<u32>,
     },
-    /// The network is whole again: resume normal operation.
-    Resume,
+    /// The network is whole again: resume normal operation, sending the highest certificate
+    /// known (if any) to every replica.
+    Resume {
+        /// The certificate to send.
+        sync: Option<Certificate>,
+    },
 }
 
 /// What [`FaultToleranceManager::submit_evidence_for_slashing`] did.
@@ -506,9 +457,11 @@ pub struct FaultToleranceStatus {
     pub pending_accusations: usize,
     /// The health report.
     pub health: HealthReport,
-    /// Banned and quarantined operators, as the chain reports them (empty if unreachable).
+    /// Banned and quarantined operators, as the chain reported them at the last refresh (a
+    /// [`FaultToleranceManager::tick`] per sampling interval, or
+    /// [`FaultToleranceManager::sync_with_chain`]).
     pub byzantine: Vec<OperatorId>,
-    /// Why the chain could not be read, if it could not.
+    /// Why the chain could not be read at the last refresh, if it could not.
     pub chain_error: Option<String>,
     /// The detector's counters.
     pub detector: DetectorStats,
@@ -516,6 +469,8 @@ pub struct FaultToleranceStatus {
     pub partition: Option<PartitionInfo>,
     /// Emergency view changes started.
     pub emergency_view_changes: u64,
+    /// The host's counters (refused accusations and co-signatures among them).
+    pub host: HostStats,
 }
 
 // ----- The facade ------------------------------------------------------------------------
@@ -533,12 +488,12 @@ pub trait FaultToleranceManager {
     /// detector and the health monitor, and reports a stall once per episode (with the
     /// recovery to run when `automatic_recovery` is on). A host that knows the view was
     /// entered through a timeout certificate also tells the monitor
-    /// ([`WardenManager::monitor_mut`], `on_view_change(now_ms, view, true)`); commits are
+    /// ([`WardenManager::monitor_mut`], `on_view_change(now_us / 1_000, view, true)`); commits are
     /// reported with [`WardenManager::on_commit`].
     fn monitor_validator_behavior(&mut self, now_us: u64, view: u64) -> Result<MonitorOutcome>;
 
-    /// The health monitor's anomalies and failure prediction at `now_ms`.
-    fn analyze_consensus_anomalies(&self, now_ms: u64) -> AnalysisResult;
+    /// The health monitor's anomalies and failure prediction at `now_us`.
+    fn analyze_consensus_anomalies(&self, now_us: u64) -> AnalysisResult;
 
     /// Re-verifies every piece of `evidence` with the module's code (all must prove an offence
     /// of `validator`) and queues them for the chain, which bans. Nothing is queued unless all
@@ -590,21 +545,22 @@ pub trait FaultToleranceManager {
     fn submit_evidence_for_slashing(
         &mut self,
         evidence: &Evidence,
-        now_ms: u64,
+        now_us: u64,
     ) -> Result<SubmissionReceipt>;
 
-    /// One relayer tick at `now_ms`: submits due items and settles included ones; once per
-    /// `monitoring.sample_interval_ms` it also refreshes the validator set's health from the
-    /// chain and takes a health sample. Call it periodically.
-    fn tick(&mut self, now_ms: u64) -> TickReport;
+    /// One relayer tick at `now_us`: submits due items and settles included ones; once per
+    /// `monitoring.sample_interval_ms` it also reads the chain's isolated operators (for the
+    /// status and the validator set's health) and takes a health sample. Call it periodically.
+    fn tick(&mut self, now_us: u64) -> TickReport;
 
     /// Reads the chain's current epoch and, if it changed, starts judging it (pending
     /// accusations of the old epoch are dropped). Returns whether a new epoch started. Call it
     /// when the chain reports a new block or epoch.
     fn sync_with_chain(&mut self) -> Result<bool>;
 
-    /// The manager's state at `now_ms`.
-    fn get_fault_tolerance_status(&self, now_ms: u64) -> FaultToleranceStatus;
+    /// The manager's state at `now_us` (no chain call: the chain's answers are those of the
+    /// last refresh).
+    fn get_fault_tolerance_status(&self, now_us: u64) -> FaultToleranceStatus;
 
     /// The banned and quarantined operators, as the chain reports them.
     fn get_byzantine_validator_list(&self) -> Result<Vec<OperatorId>>;
@@ -612,58 +568,37 @@ pub trait FaultToleranceManager {
 
 // ----- WardenManager ---------------------------------------------------------------------
 
-/// An accusation collecting co-signatures.
-#[derive(Clone, Debug)]
-struct Collecting {
-    accusation: Accusation,
-    witnesses: BTreeMap<OperatorId, WitnessSignature>,
-}
-
-/// The [`FaultToleranceManager`] over Warden's parts and a [`ChainLink`].
+/// The [`FaultToleranceManager`] over one [`ValidatorHost`], a relay queue and a [`ChainLink`].
 #[derive(Debug)]
 pub struct WardenManager<L: ChainLink> {
-    cfg: FaultToleranceConfig,
-    operator: OperatorId,
-    key: SigningKey,
+    host: ValidatorHost,
     link: L,
-    chain_id: u64,
-    set: ValidatorSet,
-    schedule: LeaderSchedule,
-    detector: ByzantineDetector,
     relayer: EvidenceCollector,
-    monitor: HealthMonitor,
-    stuck: StuckViewDetector,
-    view: u64,
-    highest_cert: Option<Certificate>,
     found: BTreeMap<OperatorId, Vec<Evidence>>,
-    pending: BTreeMap<Vec<u8>, Collecting>,
-    accused: BTreeSet<(OperatorId, u8, u64)>,
     partition: Option<PartitionInfo>,
-    emergency_view_changes: u64,
-    last_sample_ms: Option<u64>,
+    /// The chain's isolated operators at the last refresh, or why it could not be read.
+    byzantine: std::result::Result<Vec<OperatorId>, String>,
+    /// The latest time a call gave, in microseconds.
+    now_us: u64,
+    last_refresh_us: Option<u64>,
 }
 
-fn accusation_of(s: &Suspicion) -> Accusation {
-    Accusation {
-        accused: s.accused,
-        behaviour: s.behaviour,
-        epoch: s.epoch,
-        first_view: s.first_view,
-        last_view: s.last_view,
-        measured: s.measured,
-    }
-}
-
-fn behaviour_code(b: Behaviour) -> u8 {
-    b as u8
+/// What the host's actions came to once the manager carried them out.
+#[derive(Default)]
+struct Carried {
+    evidence: Vec<DetectedEvidence>,
+    suspicions: Vec<Suspicion>,
+    send: Vec<(Peers, HostMessage)>,
+    broadcast: Vec<Certificate>,
+    accusation_relay: Option<std::result::Result<Collected, RelayError>>,
 }
 
 impl<L: ChainLink> WardenManager<L> {
     /// Opens the manager of operator `operator` (signing with `key`) over `link`: validates
     /// `cfg`, opens the relay queue under `data_dir/relay`, reads the current epoch's set and
-    /// schedule from the chain and starts the detector's epoch. A host whose operator is not
-    /// in the set runs as an observer (it detects and relays, but cannot co-sign); an operator
-    /// of the set must hold its key.
+    /// schedule from the chain and starts the host's epoch. A host whose operator is not in the
+    /// set runs as an observer (it detects and relays, but cannot co-sign); an operator of the
+    /// set must hold its key.
     pub fn open(
         cfg: FaultToleranceConfig,
         data_dir: &Path,
@@ -683,55 +618,45 @@ impl<L: ChainLink> WardenManager<L> {
         }
         let relayer = EvidenceCollector::open(&relay_dir(data_dir), cfg.relayer.clone())
             .map_err(|e| FaultError::Storage(format!("{e:#}")))?;
-        let mut detector = ByzantineDetector::new(operator, cfg.detection.clone());
-        detector.start_epoch(chain_id, set.clone(), schedule.clone());
-        let mut monitor = HealthMonitor::new(&cfg.monitoring);
-        let stuck =
-            StuckViewDetector::new(cfg.recovery.view_change_timeout_ms.saturating_mul(1_000));
-        monitor.set_peers(set.validators.len());
+        let mut host = ValidatorHost::new(cfg, operator, key);
+        host.start_epoch(chain_id, set, schedule);
         let mut manager = Self {
-            cfg,
-            operator,
-            key,
+            host,
             link,
-            chain_id,
-            set,
-            schedule,
-            detector,
             relayer,
-            monitor,
-            stuck,
-            view: 0,
-            highest_cert: None,
             found: BTreeMap::new(),
-            pending: BTreeMap::new(),
-            accused: BTreeSet::new(),
             partition: None,
-            emergency_view_changes: 0,
-            last_sample_ms: None,
+            byzantine: Ok(Vec::new()),
+            now_us: 0,
+            last_refresh_us: None,
         };
-        manager.refresh_set_health();
+        manager.refresh_isolated();
         Ok(manager)
     }
 
     /// The configuration.
     pub fn config(&self) -> &FaultToleranceConfig {
-        &self.cfg
+        self.host.config()
     }
 
     /// This host's operator.
     pub fn operator(&self) -> OperatorId {
-        self.operator
+        self.host.operator()
+    }
+
+    /// The host the manager drives.
+    pub fn host(&self) -> &ValidatorHost {
+        &self.host
     }
 
     /// The current validator set.
-    pub fn validator_set(&self) -> &ValidatorSet {
-        &self.set
+    pub fn validator_set(&self) -> Option<&ValidatorSet> {
+        self.host.validator_set()
     }
 
     /// The current leader schedule.
-    pub fn schedule(&self) -> &LeaderSchedule {
-        &self.schedule
+    pub fn schedule(&self) -> Option<&LeaderSchedule> {
+        self.host.schedule()
     }
 
     /// The chain connection.
@@ -746,7 +671,7 @@ impl<L: ChainLink> WardenManager<L> {
 
     /// The detector.
     pub fn detector(&self) -> &ByzantineDetector {
-        &self.detector
+        self.host.detector()
     }
 
     /// The relayer.
@@ -754,20 +679,36 @@ impl<L: ChainLink> WardenManager<L> {
         &self.relayer
     }
 
-    /// The health monitor (to feed commits, peers and samples).
+    /// The health monitor (to feed what only the node knows, such as timeout certificates).
     pub fn monitor_mut(&mut self) -> &mut HealthMonitor {
-        &mut self.monitor
+        self.host.monitor_mut()
     }
 
-    /// The highest verified certificate seen.
+    /// The highest verified phase-1 certificate seen.
     pub fn highest_certificate(&self) -> Option<&Certificate> {
-        self.highest_cert.as_ref()
+        self.host.highest_certificate()
     }
 
     /// The host's replica committed `height` at `now_us`.
     pub fn on_commit(&mut self, now_us: u64, height: u64) {
-        self.stuck.on_commit(now_us, height);
-        self.monitor.on_commit(now_us / 1_000, height);
+        self.advance(now_us);
+        self.host.on_commit(now_us, height);
+    }
+
+    /// A host-to-host message from the host of `from`, received at `now_us` (a co-signature
+    /// of this host's accusation, a peer's accusation, a forwarded proposal). Returns what to
+    /// send back; a witnessed accusation is queued for the chain.
+    pub fn on_host_message(
+        &mut self,
+        now_us: u64,
+        from: OperatorId,
+        message: &HostMessage,
+    ) -> Vec<(Peers, HostMessage)> {
+        self.advance(now_us);
+        let mut actions = Vec::new();
+        self.host
+            .on_host_message(now_us, from, message, &Ed25519Strict, &mut actions);
+        self.carry(actions).send
     }
 
     /// One module query over the link.
@@ -775,24 +716,22 @@ impl<L: ChainLink> WardenManager<L> {
         self.link.query(query)
     }
 
-    fn refresh_set_health(&mut self) {
-        let isolated_power = self
+    fn advance(&mut self, now_us: u64) {
+        self.now_us = self.now_us.max(now_us);
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.now_us / 1_000
+    }
+
+    /// Reads the chain's isolated operators for the status and the host's health view.
+    fn refresh_isolated(&mut self) {
+        self.byzantine = self
             .get_byzantine_validator_list()
-            .map(|list| list.iter().map(|o| self.set.power_of(*o)).sum())
-            .unwrap_or(0);
-        let suspected: BTreeSet<OperatorId> = self
-            .detector
-            .suspicions()
-            .iter()
-            .map(|s| s.accused)
-            .collect();
-        self.monitor.set_validator_set(ValidatorSetHealth {
-            validators: self.set.validators.len(),
-            total_power: self.set.total_power,
-            quorum: self.set.quorum(),
-            isolated_power,
-            suspected_power: suspected.iter().map(|o| self.set.power_of(*o)).sum(),
-        });
+            .map_err(|e| e.to_string());
+        if let Ok(list) = &self.byzantine {
+            self.host.on_isolated(list);
+        }
     }
 
     fn keep_evidence(&mut self, operator: OperatorId, evidence: &Evidence) {
@@ -805,96 +744,60 @@ impl<L: ChainLink> WardenManager<L> {
         }
     }
 
-    fn note_certificate(&mut self, cert: &Certificate) {
-        if cert.epoch != self.set.epoch
-            || self
-                .highest_cert
-                .as_ref()
-                .is_some_and(|h| h.view >= cert.view)
-            || cert.signatures.is_empty()
-        {
-            return;
-        }
-        if verify_certificate(self.chain_id, &self.set, cert, &Ed25519Strict).is_ok() {
-            self.highest_cert = Some(cert.clone());
-        }
-    }
-
-    fn handle(&mut self, now_ms: u64, findings: Vec<Finding>, out: &mut DetectionResult) {
-        for finding in findings {
-            match finding {
-                Finding::Evidence { offence, evidence } => {
+    /// Carries out the host's actions: submissions are re-verified and queued in the relayer,
+    /// the rest is returned for the caller to send.
+    fn carry(&mut self, actions: Vec<HostAction>) -> Carried {
+        let mut carried = Carried::default();
+        for action in actions {
+            match action {
+                HostAction::Detected(Detection::Evidence { offence, evidence }) => {
                     self.keep_evidence(offence.operator, &evidence);
-                    let relay = if self.cfg.isolation.automatic_isolation {
-                        let msg = Msg::SubmitEvidence(evidence.clone());
-                        let label = describe(&msg);
-                        self.relayer
-                            .collect(&msg, &label, now_ms, self.link.view())
-                            .into()
-                    } else {
-                        RelayOutcome::NotRelayed
-                    };
-                    out.evidence.push(DetectedEvidence {
+                    carried.evidence.push(DetectedEvidence {
                         offence,
                         evidence,
-                        relay,
+                        relay: RelayOutcome::NotRelayed,
                     });
                 }
-                Finding::Suspicion(s) => out.suspicions.push(s),
+                HostAction::Detected(Detection::Suspicion(s)) => carried.suspicions.push(s),
+                HostAction::Detected(Detection::Witnessed(_)) => {}
+                HostAction::Submit(msg) => {
+                    let label = describe(&msg);
+                    let outcome =
+                        self.relayer
+                            .collect(&msg, &label, self.now_ms(), self.link.view());
+                    match &msg {
+                        Msg::SubmitEvidence(e) => {
+                            if let Some(d) =
+                                carried.evidence.iter_mut().rev().find(|d| &d.evidence == e)
+                            {
+                                d.relay = outcome.into();
+                            }
+                        }
+                        _ => carried.accusation_relay = Some(outcome),
+                    }
+                }
+                HostAction::Send { to, message } => carried.send.push((to, message)),
+                HostAction::Broadcast { certificate, .. } => carried.broadcast.push(certificate),
             }
         }
+        carried
     }
 
-    fn sign_accusation(&self, accusation: &Accusation) -> WitnessSignature {
-        WitnessSignature {
-            witness: self.operator,
-            signature: sign(&self.key, &accusation.signing_bytes(self.chain_id)),
-        }
-    }
-
-    fn is_member(&self) -> bool {
-        self.set.get(self.operator).is_some()
-    }
-
-    /// The witnessed accusation if `key`'s witnesses suffice, queued in the relayer.
-    fn try_queue(&mut self, key: &[u8]) -> Result<Option<WitnessedAccusation>> {
-        let Some(collecting) = self.pending.get(key) else {
-            return Ok(None);
-        };
-        let power: u64 = collecting
-            .witnesses
-            .keys()
-            .filter(|w| **w != collecting.accusation.accused)
-            .map(|w| self.set.power_of(*w))
-            .sum();
-        let threshold = (u128::from(self.set.total_power)
-            * u128::from(self.cfg.evidence.evidence_aggregation_threshold_ppm)
-            / 1_000_000) as u64;
-        let needed = threshold.max(self.set.one_third_plus());
-        if power < needed || collecting.witnesses.len() < self.cfg.evidence.minimum_witness_count {
-            return Ok(None);
-        }
-        let witnesses: Vec<WitnessSignature> = collecting.witnesses.values().copied().collect();
-        let Some(witnesses) = BoundedVec::new(witnesses) else {
-            return Ok(None);
-        };
-        let witnessed = WitnessedAccusation {
-            accusation: collecting.accusation,
-            witnesses,
-        };
-        let msg = Msg::SubmitAccusation(witnessed.clone());
-        let label = describe(&msg);
-        self.relayer
-            .collect(&msg, &label, crate::chain::now_ms(), self.link.view())
-            .map_err(|e| match e {
+    /// The witnessed accusation's relay outcome as the manager's result.
+    fn relayed(
+        carried: Carried,
+        witnessed: Option<WitnessedAccusation>,
+    ) -> Result<Option<WitnessedAccusation>> {
+        match (witnessed, carried.accusation_relay) {
+            (Some(w), Some(Err(e))) => Err(match e {
                 RelayError::Refused(error) => FaultError::Refused {
-                    what: label.clone(),
+                    what: describe(&Msg::SubmitAccusation(w)),
                     error,
                 },
                 e => FaultError::Relay(e),
-            })?;
-        self.pending.remove(key);
-        Ok(Some(witnessed))
+            }),
+            (w, _) => Ok(w),
+        }
     }
 
     fn check_evidence(&self, evidence: &Evidence) -> Result<OffenceKey> {
@@ -942,7 +845,7 @@ fn is_byzantine(state: &IsolationState) -> bool {
 
 impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
     fn detect_byzantine_behavior(&mut self, observation: Observation) -> Result<DetectionResult> {
-        if self.detector.epoch().is_none() {
+        if self.host.validator_set().is_none() {
             return Err(FaultError::NoEpoch);
         }
         let Observation {
@@ -950,85 +853,77 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
             from,
             message,
         } = observation;
-        self.monitor.on_peer_heard(at_us / 1_000, from);
-        let mut findings = Vec::new();
+        self.advance(at_us);
+        let mut actions = Vec::new();
         match &message {
-            ObservedMessage::Signed(signed) => {
-                if let Message::Proposal(p) = &signed.message {
-                    self.note_certificate(&p.justify);
-                }
-                self.detector.observe(
-                    at_us,
-                    from,
-                    Observed::Signed(signed),
-                    &Ed25519Strict,
-                    &mut findings,
-                );
-            }
-            ObservedMessage::Certificate(cert) => {
-                self.note_certificate(cert);
-                self.detector.observe(
-                    at_us,
-                    from,
-                    Observed::Certificate(cert),
-                    &Ed25519Strict,
-                    &mut findings,
-                );
-            }
-            ObservedMessage::Forwarded(signed) => {
-                self.detector
-                    .observe_forwarded(signed, &Ed25519Strict, &mut findings);
-            }
+            ObservedMessage::Signed(signed) => self.host.on_message(
+                at_us,
+                from,
+                Observed::Signed(signed),
+                &Ed25519Strict,
+                &mut actions,
+            ),
+            ObservedMessage::Certificate(cert) => self.host.on_message(
+                at_us,
+                from,
+                Observed::Certificate(cert),
+                &Ed25519Strict,
+                &mut actions,
+            ),
+            ObservedMessage::Forwarded(signed) => self.host.on_host_message(
+                at_us,
+                from,
+                &HostMessage::Forward(signed.clone()),
+                &Ed25519Strict,
+                &mut actions,
+            ),
             ObservedMessage::Junk => {
-                self.detector
-                    .observe(at_us, from, Observed::Junk, &Ed25519Strict, &mut findings);
+                self.host
+                    .on_message(at_us, from, Observed::Junk, &Ed25519Strict, &mut actions)
             }
         }
-        let mut result = DetectionResult::default();
-        self.handle(at_us / 1_000, findings, &mut result);
-        Ok(result)
+        let carried = self.carry(actions);
+        Ok(DetectionResult {
+            evidence: carried.evidence,
+            suspicions: carried.suspicions,
+            send: carried.send,
+        })
     }
 
     fn monitor_validator_behavior(&mut self, now_us: u64, view: u64) -> Result<MonitorOutcome> {
-        if self.detector.epoch().is_none() {
+        if self.host.validator_set().is_none() {
             return Err(FaultError::NoEpoch);
         }
-        let mut findings = Vec::new();
-        self.detector.on_view(now_us, view, &mut findings);
-        self.view = self.view.max(view);
-        self.monitor.on_view_change(now_us / 1_000, view, false);
-        self.stuck.on_view(now_us, view);
-        let mut detected = DetectionResult::default();
-        self.handle(now_us / 1_000, findings, &mut detected);
-        let mut outcome = MonitorOutcome {
-            suspicions: detected.suspicions,
-            ..MonitorOutcome::default()
-        };
-        if self.cfg.isolation.automatic_isolation && self.is_member() {
-            for s in outcome.suspicions.clone() {
-                if s.accused == self.operator
-                    || !self
-                        .accused
-                        .insert((s.accused, behaviour_code(s.behaviour), s.epoch))
-                {
-                    continue;
-                }
-                if let Ok(request) = self.quarantine_suspicious_validator(s) {
-                    outcome.accusations.push(request);
-                }
-            }
-        }
-        outcome.stuck = self.stuck.check(now_us);
-        if let Some(stuck) = outcome.stuck {
-            if self.cfg.recovery.automatic_recovery {
-                outcome.recovery = Some(self.initiate_view_change_recovery(stuck.view));
-            }
-        }
-        Ok(outcome)
+        self.advance(now_us);
+        let mut actions = Vec::new();
+        self.host.on_view(now_us, view, &mut actions);
+        let carried = self.carry(actions);
+        let accusations = carried
+            .send
+            .iter()
+            .filter_map(|(_, m)| match m {
+                HostMessage::Accuse(accusation, witness) => Some(AccusationRequest {
+                    accusation: *accusation,
+                    witness: *witness,
+                }),
+                _ => None,
+            })
+            .collect();
+        let stuck = self.host.check_stuck(now_us);
+        let recovery = stuck
+            .filter(|_| self.host.config().recovery.automatic_recovery)
+            .map(|s| self.initiate_view_change_recovery(s.view));
+        Ok(MonitorOutcome {
+            suspicions: carried.suspicions,
+            accusations,
+            send: carried.send,
+            stuck,
+            recovery,
+        })
     }
 
-    fn analyze_consensus_anomalies(&self, now_ms: u64) -> AnalysisResult {
-        let report = self.monitor.report(now_ms);
+    fn analyze_consensus_anomalies(&self, now_us: u64) -> AnalysisResult {
+        let report = self.host.health(now_us);
         AnalysisResult {
             anomalies: report.anomalies,
             prediction: report.prediction,
@@ -1055,9 +950,9 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         for e in evidence {
             let msg = Msg::SubmitEvidence(e.clone());
             let label = describe(&msg);
-            let collected =
-                self.relayer
-                    .collect(&msg, &label, crate::chain::now_ms(), self.link.view())?;
+            let collected = self
+                .relayer
+                .collect(&msg, &label, self.now_ms(), self.link.view())?;
             self.keep_evidence(validator, e);
             out.push(collected);
         }
@@ -1068,49 +963,15 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         &mut self,
         suspicion: Suspicion,
     ) -> Result<AccusationRequest> {
-        let epoch = self.set.epoch;
-        if suspicion.epoch != epoch {
-            return Err(FaultError::EpochMismatch {
-                expected: epoch,
-                found: suspicion.epoch,
-            });
-        }
-        if suspicion.accused == self.operator {
-            return Err(FaultError::SelfAccusation {
-                operator: self.operator,
-            });
-        }
-        if suspicion.last_view < suspicion.first_view {
-            return Err(FaultError::InvalidViewRange {
-                first: suspicion.first_view,
-                last: suspicion.last_view,
-            });
-        }
-        for operator in [suspicion.accused, self.operator] {
-            if self.set.get(operator).is_none() {
-                return Err(FaultError::UnknownValidator { operator, epoch });
-            }
-        }
-        let accusation = accusation_of(&suspicion);
-        let witness = self.sign_accusation(&accusation);
-        let key = borsh::to_vec(&accusation).unwrap_or_default();
-        if !self.pending.contains_key(&key) && self.pending.len() >= MAX_PENDING_ACCUSATIONS {
-            self.pending.pop_first();
-        }
-        self.pending
-            .entry(key.clone())
-            .or_insert_with(|| Collecting {
-                accusation,
-                witnesses: BTreeMap::new(),
-            })
-            .witnesses
-            .insert(self.operator, witness);
-        // A set where this host alone holds enough power queues at once.
-        self.try_queue(&key)?;
-        Ok(AccusationRequest {
-            accusation,
-            witness,
-        })
+        let mut actions = Vec::new();
+        let request = self.host.accuse(self.now_us, suspicion, &mut actions)?;
+        let witnessed = actions.iter().find_map(|a| match a {
+            HostAction::Submit(Msg::SubmitAccusation(w)) => Some(w.clone()),
+            _ => None,
+        });
+        let carried = self.carry(actions);
+        Self::relayed(carried, witnessed)?;
+        Ok(request)
     }
 
     fn add_cosignature(
@@ -1118,57 +979,38 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         accusation: &Accusation,
         signature: WitnessSignature,
     ) -> Result<Option<WitnessedAccusation>> {
-        let key = borsh::to_vec(accusation).unwrap_or_default();
-        if !self.pending.contains_key(&key) {
-            return Err(FaultError::UnknownAccusation {
-                accused: accusation.accused,
-            });
-        }
-        if signature.witness == accusation.accused {
-            return Err(FaultError::AccusedCannotWitness {
-                witness: signature.witness,
-            });
-        }
-        let Some(member) = self.set.get(signature.witness) else {
-            return Err(FaultError::UnknownValidator {
-                operator: signature.witness,
-                epoch: self.set.epoch,
-            });
-        };
-        if !Ed25519Strict.verify(
-            &member.key,
-            &accusation.signing_bytes(self.chain_id),
-            &signature.signature,
-        ) {
-            return Err(FaultError::BadSignature {
-                witness: signature.witness,
-            });
-        }
-        if let Some(c) = self.pending.get_mut(&key) {
-            c.witnesses.entry(signature.witness).or_insert(signature);
-        }
-        self.try_queue(&key)
+        let mut actions = Vec::new();
+        let witnessed = self.host.add_cosignature(
+            self.now_us,
+            accusation,
+            signature,
+            &Ed25519Strict,
+            &mut actions,
+        )?;
+        let carried = self.carry(actions);
+        Self::relayed(carried, witnessed)
     }
 
     fn endorse(&self, accusation: &Accusation) -> Option<WitnessSignature> {
-        (self.is_member() && self.detector.endorses(accusation))
-            .then(|| self.sign_accusation(accusation))
+        self.host.endorse(accusation)
     }
 
     fn initiate_view_change_recovery(&mut self, stuck_view: u64) -> RecoveryAction {
-        self.emergency_view_changes = self.emergency_view_changes.saturating_add(1);
-        match &self.highest_cert {
-            Some(cert) => RecoveryAction::BroadcastCertificate(cert.clone()),
+        match self.host.emergency_view_change() {
+            Some(cert) => RecoveryAction::BroadcastCertificate(cert),
             None => RecoveryAction::Timeout { view: stuck_view },
         }
     }
 
     fn recover_from_network_partition(&mut self, info: PartitionInfo) -> RecoveryAction {
+        let mut actions = Vec::new();
+        self.host.on_partition(&info, &mut actions);
         if !info.partitioned {
             self.partition = None;
-            return RecoveryAction::Resume;
+            let sync = self.carry(actions).broadcast.pop();
+            return RecoveryAction::Resume { sync };
         }
-        let me = self.operator;
+        let me = self.host.operator();
         let mine = info.components.iter().position(|c| c.contains(&me));
         let others = |skip: Option<usize>| -> Vec<u32> {
             info.components
@@ -1181,7 +1023,7 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         let action = match (mine, info.primary) {
             (Some(m), Some(p)) if m == p => RecoveryAction::ContinueAndSync {
                 sync_to: others(Some(m)),
-                certificate: self.highest_cert.clone(),
+                certificate: self.host.highest_certificate().cloned(),
             },
             (m, p) => RecoveryAction::StopProposing {
                 component: m
@@ -1230,18 +1072,19 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
     fn submit_evidence_for_slashing(
         &mut self,
         evidence: &Evidence,
-        now_ms: u64,
+        now_us: u64,
     ) -> Result<SubmissionReceipt> {
+        self.advance(now_us);
         let offence = self.check_evidence(evidence)?;
         let msg = Msg::SubmitEvidence(evidence.clone());
         let label = describe(&msg);
         let collected = self
             .relayer
-            .collect(&msg, &label, now_ms, self.link.view())?;
+            .collect(&msg, &label, self.now_ms(), self.link.view())?;
         self.keep_evidence(offence.operator, evidence);
         let payload = borsh::to_vec(&msg).map_err(|e| FaultError::Storage(e.to_string()))?;
         let item: ItemId = Sha256::digest(&payload).into();
-        let tick = self.tick(now_ms);
+        let tick = self.tick(now_us);
         Ok(SubmissionReceipt {
             offence,
             item,
@@ -1250,58 +1093,59 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
         })
     }
 
-    fn tick(&mut self, now_ms: u64) -> TickReport {
-        let interval = self.cfg.monitoring.sample_interval_ms.max(1);
+    fn tick(&mut self, now_us: u64) -> TickReport {
+        self.advance(now_us);
+        let interval = self
+            .host
+            .config()
+            .monitoring
+            .sample_interval_ms
+            .max(1)
+            .saturating_mul(1_000);
         if self
-            .last_sample_ms
-            .is_none_or(|last| now_ms.saturating_sub(last) >= interval)
+            .last_refresh_us
+            .is_none_or(|last| now_us.saturating_sub(last) >= interval)
         {
-            self.last_sample_ms = Some(now_ms);
-            self.refresh_set_health();
-            self.monitor.sample(now_ms);
+            self.last_refresh_us = Some(now_us);
+            self.refresh_isolated();
         }
+        self.host.sample(now_us);
+        let now_ms = self.now_ms();
         let submitter = self.link.submitter();
         self.relayer.tick(now_ms, submitter)
     }
 
     fn sync_with_chain(&mut self) -> Result<bool> {
         let (chain_id, set, schedule) = read_epoch(&self.link)?;
-        if set.epoch == self.set.epoch && chain_id == self.chain_id {
-            self.refresh_set_health();
-            return Ok(false);
+        let same = self.host.validator_set().map(|s| s.epoch) == Some(set.epoch)
+            && self.host.chain_id() == Some(chain_id);
+        if !same {
+            self.host.start_epoch(chain_id, set, schedule);
         }
-        self.chain_id = chain_id;
-        self.detector
-            .start_epoch(chain_id, set.clone(), schedule.clone());
-        self.monitor.set_peers(set.validators.len());
-        self.set = set;
-        self.schedule = schedule;
-        self.view = 0;
-        self.highest_cert = None;
-        self.pending.clear();
-        self.accused.clear();
-        self.refresh_set_health();
-        Ok(true)
+        self.refresh_isolated();
+        Ok(!same)
     }
 
-    fn get_fault_tolerance_status(&self, now_ms: u64) -> FaultToleranceStatus {
-        let (byzantine, chain_error) = match self.get_byzantine_validator_list() {
-            Ok(list) => (list, None),
-            Err(e) => (Vec::new(), Some(e.to_string())),
+    fn get_fault_tolerance_status(&self, now_us: u64) -> FaultToleranceStatus {
+        let (byzantine, chain_error) = match &self.byzantine {
+            Ok(list) => (list.clone(), None),
+            Err(e) => (Vec::new(), Some(e.clone())),
         };
+        let host = self.host.stats();
         FaultToleranceStatus {
-            operator: self.operator,
-            epoch: self.detector.epoch(),
-            view: self.view,
-            suspicions: self.detector.suspicions(),
+            operator: self.host.operator(),
+            epoch: self.host.detector().epoch(),
+            view: self.host.view(),
+            suspicions: self.host.detector().suspicions(),
             pending_relays: self.relayer.pending_len(),
-            pending_accusations: self.pending.len(),
-            health: self.monitor.report(now_ms),
+            pending_accusations: self.host.pending_accusations(),
+            health: self.host.health(now_us),
             byzantine,
             chain_error,
-            detector: self.detector.stats(),
+            detector: host.detector,
             partition: self.partition.clone(),
-            emergency_view_changes: self.emergency_view_changes,
+            emergency_view_changes: host.emergency_view_changes,
+            host,
         }
     }
 
@@ -1320,10 +1164,12 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ft::host::sign;
     use crate::ft::test_utils::{
         create_test_fault_tolerance_manager, create_test_fault_tolerance_manager_with,
         double_vote_observations, TestFaultToleranceManager,
     };
+    use warden_module::evidence::Behaviour;
 
     /// A suspicion in the test network's epoch (1).
     fn suspicion(accused: OperatorId) -> Suspicion {
@@ -1351,16 +1197,22 @@ mod tests {
 
         // Submitting it again finds it waiting; the tick sends it.
         let receipt = m
-            .submit_evidence_for_slashing(&evidence, 20)
+            .submit_evidence_for_slashing(&evidence, 20_000)
             .expect("valid");
         assert_eq!(receipt.collected, Collected::Duplicate);
         assert_eq!(receipt.offence.operator, 2);
         assert_eq!(receipt.tick.submitted, vec![receipt.item]);
         m.produce_block(1_000).expect("block");
-        let tick = m.tick(30);
+        let tick = m.tick(30_000);
         assert_eq!(tick.included.len(), 1, "{tick:?}");
         assert_eq!(m.get_byzantine_validator_list().expect("chain"), vec![2]);
-        let status = m.get_fault_tolerance_status(40);
+        // The status reads no chain: it shows the chain's answer of the last refresh.
+        assert_eq!(
+            m.get_fault_tolerance_status(35_000).byzantine,
+            Vec::<u32>::new()
+        );
+        assert!(!m.sync_with_chain().expect("chain"), "still epoch 1");
+        let status = m.get_fault_tolerance_status(40_000);
         assert_eq!(status.byzantine, vec![2]);
         assert_eq!(status.pending_relays, 0);
         assert_eq!(status.epoch, Some(1));
@@ -1421,7 +1273,10 @@ mod tests {
         };
         assert!(matches!(
             m.add_cosignature(&a, outsider),
-            Err(FaultError::UnknownValidator { operator: 9, .. })
+            Err(FaultError::Accusation(AccusationError::UnknownValidator {
+                operator: 9,
+                ..
+            }))
         ));
         let forged = WitnessSignature {
             witness: 1,
@@ -1429,7 +1284,9 @@ mod tests {
         };
         assert!(matches!(
             m.add_cosignature(&a, forged),
-            Err(FaultError::BadSignature { witness: 1 })
+            Err(FaultError::Accusation(AccusationError::BadSignature {
+                witness: 1
+            }))
         ));
         let accused = WitnessSignature {
             witness: 3,
@@ -1437,7 +1294,9 @@ mod tests {
         };
         assert!(matches!(
             m.add_cosignature(&a, accused),
-            Err(FaultError::AccusedCannotWitness { witness: 3 })
+            Err(FaultError::Accusation(
+                AccusationError::AccusedCannotWitness { witness: 3 }
+            ))
         ));
         let unknown = Accusation { last_view: 10, ..a };
         let sig = WitnessSignature {
@@ -1446,7 +1305,9 @@ mod tests {
         };
         assert!(matches!(
             m.add_cosignature(&unknown, sig),
-            Err(FaultError::UnknownAccusation { accused: 3 })
+            Err(FaultError::Accusation(AccusationError::UnknownAccusation {
+                accused: 3
+            }))
         ));
         // This host's detector saw nothing: it does not endorse.
         assert_eq!(m.endorse(&a), None);
@@ -1458,7 +1319,9 @@ mod tests {
         let mut m = create_test_fault_tolerance_manager();
         assert!(matches!(
             m.quarantine_suspicious_validator(suspicion(0)),
-            Err(FaultError::SelfAccusation { operator: 0 })
+            Err(FaultError::Accusation(AccusationError::SelfAccusation {
+                operator: 0
+            }))
         ));
         let request = m
             .quarantine_suspicious_validator(suspicion(3))
@@ -1484,7 +1347,9 @@ mod tests {
         let w2 = witness(2, &m);
         assert!(matches!(
             m.add_cosignature(&a, w2),
-            Err(FaultError::UnknownAccusation { .. })
+            Err(FaultError::Accusation(
+                AccusationError::UnknownAccusation { .. }
+            ))
         ));
     }
 
@@ -1601,7 +1466,7 @@ mod tests {
         };
         assert_eq!(
             m.recover_from_network_partition(whole),
-            RecoveryAction::Resume
+            RecoveryAction::Resume { sync: None }
         );
     }
 
@@ -1615,8 +1480,8 @@ mod tests {
         let mut m = m;
         assert!(!m.sync_with_chain().expect("chain"), "still epoch 1");
         // A tick takes a health sample once per sampling interval.
-        m.tick(1_000);
-        m.tick(1_001);
-        assert_eq!(m.get_fault_tolerance_status(1_001).health.samples, 1);
+        m.tick(1_000_000);
+        m.tick(1_001_000);
+        assert_eq!(m.get_fault_tolerance_status(1_001_000).health.samples, 1);
     }
 }

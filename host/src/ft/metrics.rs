@@ -84,6 +84,9 @@ struct Family {
     series: BTreeMap<Vec<(String, String)>, f64>,
 }
 
+/// Metrics shared with an HTTP endpoint.
+pub type SharedMetrics = Arc<Mutex<Metrics>>;
+
 /// A registry of gauges and counters rendered in the Prometheus text exposition format 0.0.4.
 ///
 /// Each call to [`gauge`](Self::gauge) or [`counter`](Self::counter) sets the current value of

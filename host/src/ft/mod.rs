@@ -10,23 +10,30 @@
 //! - [`recovery`]: stuck views, partitions, checkpoints.
 //! - [`monitor`]: consensus, network and validator-set health, tolerance margin, anomalies.
 //! - [`metrics`]: the Prometheus text exposition and its HTTP endpoint.
-//! - [`manager`]: the [`FaultToleranceManager`] facade over the parts above.
+//! - [`host`]: the [`ValidatorHost`]: the parts above behind one sans-IO interface (inputs with
+//!   the time, outputs as actions); what the simulator and every node run.
+//! - [`wire`]: the host-to-host messages and their bounded encoding.
+//! - [`manager`]: the [`FaultToleranceManager`] facade over a [`ValidatorHost`], a relay queue
+//!   and a chain connection.
 //! - [`test_utils`]: test support for teams integrating Warden into their own node.
 //! - [`mod@bench`]: `warden ft bench`.
 //!
-//! The simulator closes the loop over these parts and the embedded chain
-//! (`crate::sim::hosts`).
+//! The simulator closes the loop by driving one [`ValidatorHost`] per honest validator beside
+//! the embedded chain (`crate::sim::hosts`).
 
 pub mod bench;
 pub mod config;
 pub mod detect;
+pub mod host;
 pub mod manager;
 pub mod metrics;
 pub mod monitor;
 pub mod recovery;
 pub mod relay;
 pub mod test_utils;
+pub mod wire;
 
 pub use config::FaultToleranceConfig;
 pub use detect::ByzantineDetector;
+pub use host::ValidatorHost;
 pub use manager::{FaultToleranceManager, WardenManager};

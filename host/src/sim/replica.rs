@@ -30,8 +30,8 @@ pub enum Payload {
     Signed(SignedMessage),
     /// A phase-1, double or timeout certificate.
     Cert(Certificate),
-    /// Between fault-tolerance hosts (replicas ignore it).
-    Host(super::hosts::HostMessage),
+    /// A frame between fault-tolerance hosts, opaque to the network (replicas ignore it).
+    Host(Vec<u8>),
 }
 
 /// Where a message goes.

@@ -16,7 +16,7 @@ use warden_module::validators::{ValidatorInfo, ValidatorSet};
 use super::adversary::Adversary;
 use super::checker::{Checker, Violation};
 use super::context::{Context, CryptoStats, Timing};
-use super::hosts::{HostAction, Hosts, WardenReport};
+use super::hosts::{Hosts, Outgoing, WardenReport};
 use super::network::Network;
 use super::replica::{Dest, NodeId, Output, Payload, Replica, SafetyStore, Timer};
 use super::rng::{Fx, Rng};
@@ -223,8 +223,7 @@ pub fn run_full(
     world.run(progress)
 }
 
-/// Metrics shared with an HTTP endpoint.
-pub type SharedMetrics = std::sync::Arc<std::sync::Mutex<crate::ft::metrics::Metrics>>;
+pub use crate::ft::metrics::SharedMetrics;
 
 struct World {
     scenario: Scenario,
@@ -247,7 +246,7 @@ struct World {
     height_base: u64,
     epoch_switching: bool,
     lose_disk: BTreeSet<NodeId>,
-    host_actions: Vec<HostAction>,
+    host_actions: Vec<Outgoing>,
     /// First honest entry into each view of the current epoch led by a faulty or crashed node.
     bad_entries: BTreeMap<u64, (u64, bool)>,
     certified: BTreeSet<u64>,
@@ -638,7 +637,7 @@ impl World {
                 self.max_view = self.max_view.max(view);
                 self.on_honest_view(view);
                 if let Some(hosts) = self.hosts.as_mut() {
-                    hosts.on_view(self.now, node, view, &mut self.host_actions);
+                    hosts.on_view(self.now, node, view, &self.ctx, &mut self.host_actions);
                 }
             }
         }
@@ -670,7 +669,7 @@ impl World {
             }
         }
         let actions = std::mem::take(&mut self.host_actions);
-        for HostAction::Send(from, dest, payload) in actions {
+        for Outgoing(from, dest, payload) in actions {
             self.send(from, dest, payload);
         }
     }
@@ -685,9 +684,9 @@ impl World {
                 .get_or_insert(format!("chain block: {e:#}"));
             return;
         }
-        hosts.tick(self.now, &mut self.host_actions);
+        hosts.tick(self.now, &self.ctx, &mut self.host_actions);
         let actions = std::mem::take(&mut self.host_actions);
-        for HostAction::Send(from, dest, payload) in actions {
+        for Outgoing(from, dest, payload) in actions {
             self.send(from, dest, payload);
         }
         let interval = self

@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use warden_module::evidence::Behaviour;
+use warden_module::evidence::{Accusation, Behaviour};
 use warden_module::validators::ValidatorSet;
 use warden_module::wire::{Certificate, CertificateKind, Hash, Message, OperatorId};
 
@@ -51,6 +51,19 @@ pub struct Suspicion {
     pub last_view: u64,
     /// The measured figure: missed views, messages per view, or milliseconds of lateness.
     pub measured: u64,
+}
+
+impl From<Suspicion> for Accusation {
+    fn from(s: Suspicion) -> Self {
+        Accusation {
+            accused: s.accused,
+            behaviour: s.behaviour,
+            epoch: s.epoch,
+            first_view: s.first_view,
+            last_view: s.last_view,
+            measured: s.measured,
+        }
+    }
 }
 
 fn behaviour_name<S: serde::Serializer>(b: &Behaviour, s: S) -> Result<S::Ok, S::Error> {

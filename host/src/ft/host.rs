@@ -1,0 +1,907 @@
+//! [`ValidatorHost`]: everything one validator's host does, behind one sans-IO interface.
+//!
+//! Inputs are calls: a consensus message received over a link ([`ValidatorHost::on_message`]),
+//! a host-to-host message ([`ValidatorHost::on_host_message`]), the replica entering a view
+//! ([`ValidatorHost::on_view`]) or committing ([`ValidatorHost::on_commit`]), a periodic
+//! [`ValidatorHost::tick`], and the chain's answers (a new epoch's set and schedule, bans, the
+//! isolated operators, the network's connectivity). Every input carries the time, in
+//! microseconds on the caller's clock. Outputs are [`HostAction`]s appended to a list the
+//! caller passes: send this to these peers' hosts, broadcast this certificate to the replicas,
+//! hand this transaction to the relayer, and what was found (for logs, metrics and reports).
+//!
+//! Architecture invariant: nothing in this module reads a clock, opens a socket or a file,
+//! spawns a thread or blocks; the simulator and [`crate::ft::manager::WardenManager`] drive the
+//! same type, so the closed loop the soaks prove is the code a node embeds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ed25519_dalek::{Signer as _, SigningKey};
+use warden_module::codec::BoundedVec;
+use warden_module::crypto::Verifier;
+use warden_module::evidence::{
+    verify_certificate, Accusation, Evidence, OffenceKey, WitnessSignature, WitnessedAccusation,
+};
+use warden_module::msg::Msg;
+use warden_module::schedule::LeaderSchedule;
+use warden_module::validators::ValidatorSet;
+use warden_module::wire::{
+    Certificate, CertificateKind, Message, OperatorId, Signature, SignedMessage,
+};
+
+use super::config::FaultToleranceConfig;
+use super::detect::{ByzantineDetector, DetectorStats, Finding, Observed, Suspicion};
+use super::monitor::{HealthMonitor, HealthReport, ValidatorSetHealth};
+use super::recovery::{Checkpoint, PartitionInfo, StuckView, StuckViewDetector};
+use super::wire::HostMessage;
+
+/// Accusations collecting co-signatures at once (the oldest is dropped beyond).
+pub const MAX_PENDING_ACCUSATIONS: usize = 256;
+/// Recent views whose proposal a host keeps to forward if the view fails.
+pub const FORWARD_VIEWS: usize = 4;
+/// Views whose entry time a host remembers (to date a suspicion's window).
+const ENTERED_VIEWS: usize = 512;
+
+/// The signature of `key` over `bytes`.
+pub fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
+    Signature(key.sign(bytes).to_bytes())
+}
+
+/// Whose hosts a message goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peers {
+    /// Every validator's host.
+    All,
+    /// One operator's host.
+    One(OperatorId),
+}
+
+/// Why a certificate is broadcast.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Nothing committed for the view-change timeout: the emergency view change.
+    StuckView(StuckView),
+    /// A network split healed: the sync across it.
+    HealedSplit,
+}
+
+/// Something the host found, for logs, metrics and reports.
+// Detections are handled as they come and never stored in bulk.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detection {
+    /// Tier 1: evidence the chain will accept.
+    Evidence {
+        /// The offence.
+        offence: OffenceKey,
+        /// The evidence.
+        evidence: Evidence,
+    },
+    /// Tier 2: this host's own suspicion.
+    Suspicion(Suspicion),
+    /// An accusation of this host's gathered enough co-signers.
+    Witnessed(Accusation),
+}
+
+/// What the caller must do for the host.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostAction {
+    /// Send `message` to the hosts of `to`.
+    Send {
+        /// The recipients.
+        to: Peers,
+        /// The message.
+        message: HostMessage,
+    },
+    /// Broadcast `certificate` to every replica (on the consensus links).
+    Broadcast {
+        /// The highest phase-1 certificate this host holds.
+        certificate: Certificate,
+        /// Why.
+        reason: Recovery,
+    },
+    /// Hand this transaction to the relayer, which re-verifies it and queues it for the chain.
+    Submit(Msg),
+    /// A detection (informational).
+    Detected(Detection),
+}
+
+/// Why an accusation or a co-signature was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, thiserror::Error)]
+pub enum AccusationError {
+    /// No epoch was started.
+    #[error("no epoch started: the validator set is unknown")]
+    NoEpoch,
+    /// The accusation is about another epoch.
+    #[error("the accusation is about epoch {found}, the current epoch is {expected}")]
+    EpochMismatch {
+        /// The current epoch.
+        expected: u64,
+        /// The accusation's epoch.
+        found: u64,
+    },
+    /// A host cannot accuse its own operator.
+    #[error("operator {operator} cannot accuse itself")]
+    SelfAccusation {
+        /// The operator.
+        operator: OperatorId,
+    },
+    /// The last view is before the first.
+    #[error("invalid view range {first}..={last}")]
+    InvalidViewRange {
+        /// First view.
+        first: u64,
+        /// Last view.
+        last: u64,
+    },
+    /// The operator is not a member of the epoch's set.
+    #[error("operator {operator} is not a validator of epoch {epoch}")]
+    UnknownValidator {
+        /// The operator.
+        operator: OperatorId,
+        /// The epoch.
+        epoch: u64,
+    },
+    /// A co-signature for an accusation this host is not collecting.
+    #[error("no accusation of operator {accused} is collecting co-signatures")]
+    UnknownAccusation {
+        /// The accused.
+        accused: OperatorId,
+    },
+    /// The accused cannot witness against itself.
+    #[error("the accused operator {witness} cannot co-sign its own accusation")]
+    AccusedCannotWitness {
+        /// The accused.
+        witness: OperatorId,
+    },
+    /// The co-signature does not verify under the witness's key.
+    #[error("the co-signature of operator {witness} does not verify")]
+    BadSignature {
+        /// The claimed witness.
+        witness: OperatorId,
+    },
+    /// This host already accused the operator of this behaviour in this epoch.
+    #[error("operator {accused} is already accused of this behaviour in this epoch")]
+    AlreadyAccused {
+        /// The accused.
+        accused: OperatorId,
+    },
+}
+
+impl AccusationError {
+    /// A short name, for counters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::NoEpoch => "no_epoch",
+            Self::EpochMismatch { .. } => "epoch_mismatch",
+            Self::SelfAccusation { .. } => "self_accusation",
+            Self::InvalidViewRange { .. } => "invalid_view_range",
+            Self::UnknownValidator { .. } => "unknown_validator",
+            Self::UnknownAccusation { .. } => "unknown_accusation",
+            Self::AccusedCannotWitness { .. } => "accused_cannot_witness",
+            Self::BadSignature { .. } => "bad_signature",
+            Self::AlreadyAccused { .. } => "already_accused",
+        }
+    }
+}
+
+/// An accusation this host started, with its own signature, sent to every peer's host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccusationRequest {
+    /// The accusation.
+    pub accusation: Accusation,
+    /// This host's signature over it.
+    pub witness: WitnessSignature,
+}
+
+/// The host's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostStats {
+    /// The detector's counters.
+    pub detector: DetectorStats,
+    /// Accusations this host started.
+    pub accusations_started: u64,
+    /// Accusations that gathered enough co-signers.
+    pub accusations_witnessed: u64,
+    /// Peers' accusations this host co-signed.
+    pub endorsed: u64,
+    /// Pending accusations dropped because too many were collecting.
+    pub pending_dropped: u64,
+    /// Emergency view changes started on a stuck view.
+    pub emergency_view_changes: u64,
+    /// Syncs of the highest certificate across a healed split.
+    pub syncs: u64,
+    /// Host messages from peers that could not be decoded.
+    pub undecodable: u64,
+    /// Refused accusations and co-signatures, by [`AccusationError::name`].
+    pub refused: BTreeMap<&'static str, u64>,
+}
+
+struct Collecting {
+    started_us: u64,
+    witnesses: BTreeMap<OperatorId, WitnessSignature>,
+}
+
+/// The epoch the host judges: its chain, set and schedule, as the chain decided them.
+#[derive(Clone, Debug)]
+struct Epoch {
+    chain_id: u64,
+    set: ValidatorSet,
+    schedule: LeaderSchedule,
+}
+
+/// One validator's fault-tolerance host (see the [module documentation](self)).
+pub struct ValidatorHost {
+    cfg: FaultToleranceConfig,
+    operator: OperatorId,
+    key: SigningKey,
+    epoch: Option<Epoch>,
+    detector: ByzantineDetector,
+    monitor: HealthMonitor,
+    stuck: StuckViewDetector,
+    view: u64,
+    entered: BTreeMap<u64, u64>,
+    proposals: BTreeMap<u64, SignedMessage>,
+    certified: BTreeSet<u64>,
+    lock: Option<Certificate>,
+    checkpoint: Option<Checkpoint>,
+    pending: BTreeMap<Accusation, Collecting>,
+    accused: BTreeSet<(OperatorId, u8, u64)>,
+    banned: BTreeSet<OperatorId>,
+    isolated_power: u64,
+    partitioned: bool,
+    last_sample_us: Option<u64>,
+    stats: HostStats,
+}
+
+impl std::fmt::Debug for ValidatorHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatorHost")
+            .field("operator", &self.operator)
+            .field("epoch", &self.epoch.as_ref().map(|e| e.set.epoch))
+            .field("view", &self.view)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ValidatorHost {
+    /// The host of `operator`, signing with `key`. It judges nothing until
+    /// [`start_epoch`](Self::start_epoch).
+    pub fn new(cfg: FaultToleranceConfig, operator: OperatorId, key: SigningKey) -> Self {
+        Self {
+            detector: ByzantineDetector::new(operator, cfg.detection.clone()),
+            monitor: HealthMonitor::new(&cfg.monitoring),
+            stuck: StuckViewDetector::new(
+                cfg.recovery.view_change_timeout_ms.saturating_mul(1_000),
+            ),
+            cfg,
+            operator,
+            key,
+            epoch: None,
+            view: 0,
+            entered: BTreeMap::new(),
+            proposals: BTreeMap::new(),
+            certified: BTreeSet::new(),
+            lock: None,
+            checkpoint: None,
+            pending: BTreeMap::new(),
+            accused: BTreeSet::new(),
+            banned: BTreeSet::new(),
+            isolated_power: 0,
+            partitioned: false,
+            last_sample_us: None,
+            stats: HostStats::default(),
+        }
+    }
+
+    /// The chain's answer: a new epoch's set and schedule. Evidence of the previous epoch is
+    /// still found; accusations collecting co-signatures, the view, the highest certificate and
+    /// the checkpoint belong to the old epoch and are dropped.
+    pub fn start_epoch(&mut self, chain_id: u64, set: ValidatorSet, schedule: LeaderSchedule) {
+        self.detector
+            .start_epoch(chain_id, set.clone(), schedule.clone());
+        self.monitor.set_peers(set.validators.len());
+        self.epoch = Some(Epoch {
+            chain_id,
+            set,
+            schedule,
+        });
+        self.view = 0;
+        self.pending.clear();
+        self.accused.clear();
+        self.lock = None;
+        self.checkpoint = None;
+        self.proposals.clear();
+        self.certified.clear();
+        self.entered.clear();
+        self.refresh_set_health();
+    }
+
+    // ----- Inputs ------------------------------------------------------------------------
+
+    /// A consensus message received at `now_us` over the link of `from`.
+    pub fn on_message(
+        &mut self,
+        now_us: u64,
+        from: OperatorId,
+        message: Observed<'_>,
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) {
+        self.monitor.on_peer_heard(now_us / 1_000, from);
+        let Some(epoch) = self.current_epoch() else {
+            return;
+        };
+        match message {
+            Observed::Signed(s) => {
+                if let Message::Proposal(p) = &s.message {
+                    if s.epoch == epoch && p.view + FORWARD_VIEWS as u64 > self.view {
+                        self.proposals.entry(p.view).or_insert_with(|| s.clone());
+                        while self.proposals.len() > FORWARD_VIEWS {
+                            self.proposals.pop_first();
+                        }
+                    }
+                }
+            }
+            Observed::Certificate(c) => {
+                if c.kind != CertificateKind::Timeout && c.view + FORWARD_VIEWS as u64 > self.view {
+                    self.certified.insert(c.view);
+                }
+                if c.kind == CertificateKind::Vote
+                    && self.lock.as_ref().is_none_or(|k| k.view < c.view)
+                    && self.holds(c, verifier)
+                {
+                    self.lock = Some(c.clone());
+                }
+            }
+            Observed::Junk => {}
+        }
+        let mut findings = Vec::new();
+        self.detector
+            .observe(now_us, from, message, verifier, &mut findings);
+        self.handle(now_us, findings, out);
+    }
+
+    /// A host-to-host frame from the host of `from`, received at `now_us`. Frames that do not
+    /// decode are counted and dropped.
+    pub fn on_host_frame(
+        &mut self,
+        now_us: u64,
+        from: OperatorId,
+        frame: &[u8],
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) {
+        match HostMessage::decode(frame) {
+            Ok(message) => self.on_host_message(now_us, from, &message, verifier, out),
+            Err(_) => self.stats.undecodable += 1,
+        }
+    }
+
+    /// A host-to-host message from the host of `from`, received at `now_us`: a peer's
+    /// accusation is co-signed if this host saw the same; a co-signature is added to the
+    /// accusation it answers (refusals are counted in [`HostStats::refused`]); a forwarded
+    /// proposal goes to the Tier 1 index.
+    pub fn on_host_message(
+        &mut self,
+        now_us: u64,
+        from: OperatorId,
+        message: &HostMessage,
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) {
+        match message {
+            HostMessage::Accuse(accusation, _) => {
+                if from != self.operator {
+                    if let Some(sig) = self.endorse(accusation) {
+                        self.stats.endorsed += 1;
+                        out.push(HostAction::Send {
+                            to: Peers::One(from),
+                            message: HostMessage::Endorse(*accusation, sig),
+                        });
+                    }
+                }
+            }
+            HostMessage::Endorse(accusation, sig) => {
+                if let Err(e) = self.add_cosignature(now_us, accusation, *sig, verifier, out) {
+                    *self.stats.refused.entry(e.name()).or_default() += 1;
+                }
+            }
+            HostMessage::Forward(signed) => {
+                let mut findings = Vec::new();
+                self.detector
+                    .observe_forwarded(signed, verifier, &mut findings);
+                self.handle(now_us, findings, out);
+            }
+        }
+    }
+
+    /// The replica entered `view` at `now_us`: Tier 2 windows close (starting accusations when
+    /// `isolation.automatic_isolation` is on), and the proposals of views left without a
+    /// certificate are forwarded to every peer's host.
+    pub fn on_view(&mut self, now_us: u64, view: u64, out: &mut Vec<HostAction>) {
+        if self.epoch.is_none() || view <= self.view {
+            return;
+        }
+        self.view = view;
+        self.entered.insert(view, now_us);
+        while self.entered.len() > ENTERED_VIEWS {
+            self.entered.pop_first();
+        }
+        self.stuck.on_view(now_us, view);
+        let by_timeout = !self.certified.contains(&view.saturating_sub(1));
+        self.monitor
+            .on_view_change(now_us / 1_000, view, by_timeout);
+        let failed: Vec<u64> = self.proposals.range(..view).map(|(v, _)| *v).collect();
+        for v in failed {
+            if let Some(p) = self.proposals.remove(&v) {
+                if !self.certified.contains(&v) {
+                    out.push(HostAction::Send {
+                        to: Peers::All,
+                        message: HostMessage::Forward(p),
+                    });
+                }
+            }
+        }
+        let floor = view.saturating_sub(FORWARD_VIEWS as u64);
+        self.certified = self.certified.split_off(&floor);
+        let mut findings = Vec::new();
+        self.detector.on_view(now_us, view, &mut findings);
+        self.handle(now_us, findings, out);
+    }
+
+    /// The replica committed `height` at `now_us`.
+    pub fn on_commit(&mut self, now_us: u64, height: u64) {
+        self.stuck.on_commit(now_us, height);
+        self.monitor.on_commit(now_us / 1_000, height);
+    }
+
+    /// A committed block with its double certificate, from the caller's block store: the host
+    /// keeps the highest of the current epoch for peers restoring a lost disk.
+    pub fn offer_checkpoint(&mut self, checkpoint: Checkpoint) {
+        if self.wants_checkpoint(&checkpoint.cert) {
+            self.checkpoint = Some(checkpoint);
+        }
+    }
+
+    /// The chain's answer: `operator` is banned. Further evidence against it changes nothing
+    /// on the chain and is no longer submitted.
+    pub fn on_banned(&mut self, operator: OperatorId) {
+        self.banned.insert(operator);
+    }
+
+    /// The chain's answer: the operators it isolates (banned, quarantined or deferred), for the
+    /// health monitor's view of the set.
+    pub fn on_isolated(&mut self, operators: &[OperatorId]) {
+        self.isolated_power = self
+            .epoch
+            .as_ref()
+            .map_or(0, |e| operators.iter().map(|o| e.set.power_of(*o)).sum());
+        self.refresh_set_health();
+    }
+
+    /// The network's connectivity as the caller sees it: when a split this host was told of
+    /// heals, it sends its highest certificate across (when `recovery.automatic_recovery` is
+    /// on). Returns whether it did.
+    pub fn on_partition(&mut self, info: &PartitionInfo, out: &mut Vec<HostAction>) -> bool {
+        let was = std::mem::replace(&mut self.partitioned, info.partitioned);
+        if !was || info.partitioned || !self.cfg.recovery.automatic_recovery {
+            return false;
+        }
+        let Some(certificate) = self.lock.clone() else {
+            return false;
+        };
+        self.stats.syncs += 1;
+        out.push(HostAction::Broadcast {
+            certificate,
+            reason: Recovery::HealedSplit,
+        });
+        true
+    }
+
+    /// The periodic tick at `now_us`: a stuck view starts an emergency view change (the host
+    /// broadcasts the highest certificate it holds, so replicas that missed it move on, when
+    /// `recovery.automatic_recovery` is on); the health monitor takes its sample.
+    pub fn tick(&mut self, now_us: u64, out: &mut Vec<HostAction>) {
+        if let Some(stuck) = self.check_stuck(now_us) {
+            if self.cfg.recovery.automatic_recovery {
+                if let Some(certificate) = self.emergency_view_change() {
+                    out.push(HostAction::Broadcast {
+                        certificate,
+                        reason: Recovery::StuckView(stuck),
+                    });
+                }
+            }
+        }
+        self.sample(now_us);
+    }
+
+    /// A stall at `now_us`: nothing committed for `recovery.view_change_timeout_ms`, reported
+    /// once per episode.
+    pub fn check_stuck(&mut self, now_us: u64) -> Option<StuckView> {
+        self.stuck.check(now_us)
+    }
+
+    /// The emergency view change for a stall: the highest certificate this host holds, to
+    /// broadcast to every replica (counted), if it holds one.
+    pub fn emergency_view_change(&mut self) -> Option<Certificate> {
+        let certificate = self.lock.clone()?;
+        self.stats.emergency_view_changes += 1;
+        Some(certificate)
+    }
+
+    /// Takes a health sample at `now_us`, once per `monitoring.sample_interval_ms`.
+    pub fn sample(&mut self, now_us: u64) {
+        let interval = self
+            .cfg
+            .monitoring
+            .sample_interval_ms
+            .max(1)
+            .saturating_mul(1_000);
+        if self
+            .last_sample_us
+            .is_none_or(|last| now_us.saturating_sub(last) >= interval)
+        {
+            self.last_sample_us = Some(now_us);
+            self.refresh_set_health();
+            self.monitor.sample(now_us / 1_000);
+        }
+    }
+
+    // ----- Accusations -------------------------------------------------------------------
+
+    /// Starts an accusation from a suspicion, signed by this host: the request goes to every
+    /// peer's host (an action), and the accusation waits for co-signatures. Refused for another
+    /// epoch, the host's own operator, a reversed view range, non-members (the accused or this
+    /// host), or a repeat of an accusation this host already made in the epoch.
+    pub fn accuse(
+        &mut self,
+        now_us: u64,
+        suspicion: Suspicion,
+        out: &mut Vec<HostAction>,
+    ) -> Result<AccusationRequest, AccusationError> {
+        let accusation = Accusation::from(suspicion);
+        self.check_accusation(&accusation)?;
+        if !self.accused.insert((
+            accusation.accused,
+            accusation.behaviour as u8,
+            accusation.epoch,
+        )) {
+            return Err(AccusationError::AlreadyAccused {
+                accused: accusation.accused,
+            });
+        }
+        let witness = self.sign_accusation(&accusation)?;
+        if !self.pending.contains_key(&accusation) && self.pending.len() >= MAX_PENDING_ACCUSATIONS
+        {
+            let oldest = self
+                .pending
+                .iter()
+                .min_by_key(|(_, c)| c.started_us)
+                .map(|(a, _)| *a);
+            if let Some(oldest) = oldest {
+                self.pending.remove(&oldest);
+                self.stats.pending_dropped += 1;
+            }
+        }
+        self.pending
+            .entry(accusation)
+            .or_insert_with(|| Collecting {
+                started_us: now_us,
+                witnesses: BTreeMap::new(),
+            })
+            .witnesses
+            .insert(self.operator, witness);
+        self.stats.accusations_started += 1;
+        out.push(HostAction::Send {
+            to: Peers::All,
+            message: HostMessage::Accuse(accusation, witness),
+        });
+        // A set where this host alone holds enough power submits at once.
+        self.try_submit(&accusation, out);
+        Ok(AccusationRequest {
+            accusation,
+            witness,
+        })
+    }
+
+    /// Adds a peer's co-signature to an accusation this host is collecting. Only a valid
+    /// signature of a member other than the accused counts. Once the witnesses (the accused
+    /// never among them) hold more than a third of the power, and the configured aggregation
+    /// threshold and `evidence.minimum_witness_count`, the witnessed accusation is submitted
+    /// (an action) and returned.
+    pub fn add_cosignature(
+        &mut self,
+        _now_us: u64,
+        accusation: &Accusation,
+        signature: WitnessSignature,
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) -> Result<Option<WitnessedAccusation>, AccusationError> {
+        let epoch = self.epoch.as_ref().ok_or(AccusationError::NoEpoch)?;
+        let Some(collecting) = self.pending.get(accusation) else {
+            return Err(AccusationError::UnknownAccusation {
+                accused: accusation.accused,
+            });
+        };
+        if signature.witness == accusation.accused {
+            return Err(AccusationError::AccusedCannotWitness {
+                witness: signature.witness,
+            });
+        }
+        if collecting.witnesses.contains_key(&signature.witness) {
+            return Ok(None);
+        }
+        let member = epoch
+            .set
+            .get(signature.witness)
+            .ok_or(AccusationError::UnknownValidator {
+                operator: signature.witness,
+                epoch: epoch.set.epoch,
+            })?;
+        if !verifier.verify(
+            &member.key,
+            &accusation.signing_bytes(epoch.chain_id),
+            &signature.signature,
+        ) {
+            return Err(AccusationError::BadSignature {
+                witness: signature.witness,
+            });
+        }
+        if let Some(c) = self.pending.get_mut(accusation) {
+            c.witnesses.insert(signature.witness, signature);
+        }
+        Ok(self.try_submit(accusation, out))
+    }
+
+    /// This host's co-signature of a peer's accusation, only if this host is a member and its
+    /// own detector saw the same behaviour.
+    pub fn endorse(&self, accusation: &Accusation) -> Option<WitnessSignature> {
+        if !self.is_member() || !self.detector.endorses(accusation) {
+            return None;
+        }
+        self.sign_accusation(accusation).ok()
+    }
+
+    // ----- Reads -------------------------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &FaultToleranceConfig {
+        &self.cfg
+    }
+
+    /// This host's operator.
+    pub fn operator(&self) -> OperatorId {
+        self.operator
+    }
+
+    /// The current epoch's set, once one started.
+    pub fn validator_set(&self) -> Option<&ValidatorSet> {
+        self.epoch.as_ref().map(|e| &e.set)
+    }
+
+    /// The current epoch's schedule, once one started.
+    pub fn schedule(&self) -> Option<&LeaderSchedule> {
+        self.epoch.as_ref().map(|e| &e.schedule)
+    }
+
+    /// The chain id, once an epoch started.
+    pub fn chain_id(&self) -> Option<u64> {
+        self.epoch.as_ref().map(|e| e.chain_id)
+    }
+
+    /// The highest view the replica entered in this epoch.
+    pub fn view(&self) -> u64 {
+        self.view
+    }
+
+    /// When the replica entered the first remembered view at or after `view`.
+    pub fn entered_at(&self, view: u64) -> Option<u64> {
+        self.entered.range(view..).next().map(|(_, t)| *t)
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &ByzantineDetector {
+        &self.detector
+    }
+
+    /// The health monitor.
+    pub fn monitor(&self) -> &HealthMonitor {
+        &self.monitor
+    }
+
+    /// The health monitor, mutably (to feed what only the caller knows).
+    pub fn monitor_mut(&mut self) -> &mut HealthMonitor {
+        &mut self.monitor
+    }
+
+    /// The health report at `now_us`.
+    pub fn health(&self, now_us: u64) -> HealthReport {
+        self.monitor.report(now_us / 1_000)
+    }
+
+    /// The highest verified phase-1 certificate of the epoch this host received.
+    pub fn highest_certificate(&self) -> Option<&Certificate> {
+        self.lock.as_ref()
+    }
+
+    /// Whether this host saw a (phase-1 or double) certificate of `view` among the recent
+    /// views.
+    pub fn saw_certificate(&self, view: u64) -> bool {
+        self.certified.contains(&view)
+    }
+
+    /// Whether `cert` would become this host's checkpoint if offered with its block.
+    pub fn wants_checkpoint(&self, cert: &Certificate) -> bool {
+        cert.kind == CertificateKind::Vote2
+            && Some(cert.epoch) == self.current_epoch()
+            && self
+                .checkpoint
+                .as_ref()
+                .is_none_or(|k| k.cert.view < cert.view)
+    }
+
+    /// The highest checkpoint of the epoch offered to this host.
+    pub fn checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoint.as_ref()
+    }
+
+    /// Accusations collecting co-signatures.
+    pub fn pending_accusations(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> HostStats {
+        HostStats {
+            detector: self.detector.stats(),
+            ..self.stats.clone()
+        }
+    }
+
+    // ----- Internals ---------------------------------------------------------------------
+
+    fn current_epoch(&self) -> Option<u64> {
+        self.epoch.as_ref().map(|e| e.set.epoch)
+    }
+
+    fn is_member(&self) -> bool {
+        self.epoch
+            .as_ref()
+            .is_some_and(|e| e.set.get(self.operator).is_some())
+    }
+
+    /// Whether `cert` is a certificate of the current epoch a quorum signed (the genesis
+    /// certificate carries nothing to check).
+    fn holds(&self, cert: &Certificate, verifier: &impl Verifier) -> bool {
+        let Some(epoch) = &self.epoch else {
+            return false;
+        };
+        cert.epoch == epoch.set.epoch
+            && (cert.is_genesis()
+                || verify_certificate(epoch.chain_id, &epoch.set, cert, verifier).is_ok())
+    }
+
+    fn check_accusation(&self, a: &Accusation) -> Result<(), AccusationError> {
+        let epoch = self.epoch.as_ref().ok_or(AccusationError::NoEpoch)?;
+        let current = epoch.set.epoch;
+        if a.epoch != current {
+            return Err(AccusationError::EpochMismatch {
+                expected: current,
+                found: a.epoch,
+            });
+        }
+        if a.accused == self.operator {
+            return Err(AccusationError::SelfAccusation {
+                operator: self.operator,
+            });
+        }
+        if a.last_view < a.first_view {
+            return Err(AccusationError::InvalidViewRange {
+                first: a.first_view,
+                last: a.last_view,
+            });
+        }
+        for operator in [a.accused, self.operator] {
+            if epoch.set.get(operator).is_none() {
+                return Err(AccusationError::UnknownValidator {
+                    operator,
+                    epoch: current,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn sign_accusation(&self, a: &Accusation) -> Result<WitnessSignature, AccusationError> {
+        let epoch = self.epoch.as_ref().ok_or(AccusationError::NoEpoch)?;
+        Ok(WitnessSignature {
+            witness: self.operator,
+            signature: sign(&self.key, &a.signing_bytes(epoch.chain_id)),
+        })
+    }
+
+    /// The witnessed accusation if its witnesses suffice, submitted.
+    fn try_submit(
+        &mut self,
+        accusation: &Accusation,
+        out: &mut Vec<HostAction>,
+    ) -> Option<WitnessedAccusation> {
+        let set = &self.epoch.as_ref()?.set;
+        let collecting = self.pending.get(accusation)?;
+        let power: u64 = collecting
+            .witnesses
+            .keys()
+            .filter(|w| **w != accusation.accused)
+            .map(|w| set.power_of(*w))
+            .sum();
+        let threshold = (u128::from(set.total_power)
+            * u128::from(self.cfg.evidence.evidence_aggregation_threshold_ppm)
+            / 1_000_000) as u64;
+        let needed = threshold.max(set.one_third_plus());
+        if power < needed || collecting.witnesses.len() < self.cfg.evidence.minimum_witness_count {
+            return None;
+        }
+        let collecting = self.pending.remove(accusation)?;
+        let witnesses = BoundedVec::new(collecting.witnesses.into_values().collect())?;
+        let witnessed = WitnessedAccusation {
+            accusation: *accusation,
+            witnesses,
+        };
+        self.stats.accusations_witnessed += 1;
+        out.push(HostAction::Detected(Detection::Witnessed(*accusation)));
+        out.push(HostAction::Submit(Msg::SubmitAccusation(witnessed.clone())));
+        Some(witnessed)
+    }
+
+    fn handle(&mut self, now_us: u64, findings: Vec<Finding>, out: &mut Vec<HostAction>) {
+        for finding in findings {
+            match finding {
+                Finding::Evidence { offence, evidence } => {
+                    let submit = self.cfg.isolation.automatic_isolation
+                        && !self.banned.contains(&offence.operator);
+                    let msg = submit.then(|| Msg::SubmitEvidence(evidence.clone()));
+                    out.push(HostAction::Detected(Detection::Evidence {
+                        offence,
+                        evidence,
+                    }));
+                    if let Some(msg) = msg {
+                        out.push(HostAction::Submit(msg));
+                    }
+                }
+                Finding::Suspicion(s) => {
+                    out.push(HostAction::Detected(Detection::Suspicion(s)));
+                    if self.cfg.isolation.automatic_isolation && self.is_member() {
+                        // A refusal here is a repeat or a suspicion outside the set: nothing
+                        // to send.
+                        if let Err(e) = self.accuse(now_us, s, out) {
+                            if !matches!(e, AccusationError::AlreadyAccused { .. }) {
+                                *self.stats.refused.entry(e.name()).or_default() += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn refresh_set_health(&mut self) {
+        let Some(epoch) = &self.epoch else {
+            return;
+        };
+        let suspected: BTreeSet<OperatorId> = self
+            .detector
+            .suspicions()
+            .iter()
+            .map(|s| s.accused)
+            .collect();
+        self.monitor.set_validator_set(ValidatorSetHealth {
+            validators: epoch.set.validators.len(),
+            total_power: epoch.set.total_power,
+            quorum: epoch.set.quorum(),
+            isolated_power: self.isolated_power,
+            suspected_power: suspected.iter().map(|o| epoch.set.power_of(*o)).sum(),
+        });
+    }
+}
