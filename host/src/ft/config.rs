@@ -611,8 +611,10 @@ impl FaultToleranceConfig {
     /// no penalty or reward moves a score, so every operator stays at the baseline and leaders
     /// are drawn by power alone).
     pub fn module_config(&self) -> warden_module::config::Config {
-        let mut c = warden_module::config::Config::default();
-        c.retention_epochs = self.evidence.evidence_retention_period;
+        let mut c = warden_module::config::Config {
+            retention_epochs: self.evidence.evidence_retention_period,
+            ..Default::default()
+        };
         c.slashing.correlation_window_epochs =
             c.slashing.correlation_window_epochs.min(c.retention_epochs);
         let short = self.isolation.quarantine_duration_blocks;

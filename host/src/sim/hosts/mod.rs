@@ -792,9 +792,6 @@ impl Hosts {
     }
 
     /// What the live hosts hold for a peer restoring in `epoch`: their highest double
-    /// certificates (with headers) and phase-1 certificates, unverified.
-
-    /// What the live hosts hold for a peer restoring in `epoch`: their highest double
     /// certificates (with headers) and phase-1 certificates.
     pub fn checkpoints(&self, epoch: u64) -> (Vec<Checkpoint>, Vec<Certificate>) {
         let live = self.hosts.iter().flatten().map(|h| &h.host);
