@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::ft::FaultToleranceConfig;
-use crate::sim::adversary::Behaviour;
+use crate::sim::adversary::Attack;
 use crate::sim::checker::Violation;
 use crate::sim::hosts::{
     EpochRecord, FaultTimeline, IsolationChange, OperatorOutcome, PartitionEpisode,
@@ -51,15 +51,15 @@ pub fn default_scenario() -> Scenario {
         adversaries: vec![
             AdversarySpec {
                 validator: 13,
-                behaviours: vec![Behaviour::DoubleVote { phase: 1 }],
+                behaviours: vec![Attack::DoubleVote { phase: 1 }],
             },
             AdversarySpec {
                 validator: 14,
-                behaviours: vec![Behaviour::ProposalWithholding],
+                behaviours: vec![Attack::ProposalWithholding],
             },
             AdversarySpec {
                 validator: 15,
-                behaviours: vec![Behaviour::Flooding { per_view: 200 }],
+                behaviours: vec![Attack::Flooding { per_view: 200 }],
             },
         ],
         twins: Vec::new(),
@@ -150,19 +150,19 @@ pub struct SimulateReport {
     pub error: Option<String>,
 }
 
-fn behaviour_name(b: &Behaviour) -> String {
+fn behaviour_name(b: &Attack) -> String {
     match b {
-        Behaviour::DoubleVote { phase } => format!("double vote (phase {phase})"),
-        Behaviour::DoubleProposal => "double proposal".into(),
-        Behaviour::LockViolation => "lock violation".into(),
-        Behaviour::InvalidProposal { invalid } => format!("invalid proposal ({invalid:?})"),
-        Behaviour::ProposalWithholding => "proposal withholding".into(),
-        Behaviour::VoteWithholding => "vote withholding".into(),
-        Behaviour::Flooding { per_view } => format!("flooding ({per_view} per view)"),
-        Behaviour::TimingManipulation { delay_us } => {
+        Attack::DoubleVote { phase } => format!("double vote (phase {phase})"),
+        Attack::DoubleProposal => "double proposal".into(),
+        Attack::LockViolation => "lock violation".into(),
+        Attack::InvalidProposal { invalid } => format!("invalid proposal ({invalid:?})"),
+        Attack::ProposalWithholding => "proposal withholding".into(),
+        Attack::VoteWithholding => "vote withholding".into(),
+        Attack::Flooding { per_view } => format!("flooding ({per_view} per view)"),
+        Attack::TimingManipulation { delay_us } => {
             format!("timing manipulation (+{} ms)", delay_us / 1_000)
         }
-        Behaviour::SelectiveConnectivity { peers } => {
+        Attack::SelectiveConnectivity { peers } => {
             format!("selective connectivity (only to {peers:?})")
         }
     }

@@ -255,8 +255,8 @@ fn fixture_vectors_pin_the_conflict_and_duplicate_rules() {
 
 #[test]
 fn fixture_check_names_a_changed_file_and_the_write_command() {
-    let dir = std::env::temp_dir().join(format!("warden-fixtures-check-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let dir = tmp.path().to_path_buf();
     std::fs::create_dir_all(dir.join("vectors")).expect("temp dir");
     let source = fixture_dir();
     std::fs::copy(source.join("keys.json"), dir.join("keys.json")).expect("copy keys");
@@ -270,7 +270,6 @@ fn fixture_check_names_a_changed_file_and_the_write_command() {
 
     let err = fixtures::check(&dir).expect_err("a changed vector file is refused");
     let message = format!("{err:#}");
-    std::fs::remove_dir_all(&dir).expect("clean up");
     assert!(message.contains("double_vote.json"), "{message}");
     assert!(message.contains("warden fixtures write"), "{message}");
 }

@@ -4,7 +4,7 @@
 mod sim_common;
 
 use sim_common::{run_expecting, scenario, with_adversaries};
-use warden_host::sim::adversary::Behaviour;
+use warden_host::sim::adversary::Attack;
 use warden_host::sim::network::Partition;
 use warden_host::sim::run;
 
@@ -45,8 +45,8 @@ fn commits_resume_after_a_partition_heals() {
 fn commits_resume_after_a_three_way_partition_with_f_byzantine() {
     for seed in 0..2u64 {
         let mut s = scenario("split3", 6_000 + seed, 10, 8_000_000);
-        s = with_adversaries(s, &[9], vec![Behaviour::ProposalWithholding]);
-        s = with_adversaries(s, &[3], vec![Behaviour::VoteWithholding]);
+        s = with_adversaries(s, &[9], vec![Attack::ProposalWithholding]);
+        s = with_adversaries(s, &[3], vec![Attack::VoteWithholding]);
         s.network.partitions.push(Partition {
             start_us: 500_000,
             end_us: 2_500_000,

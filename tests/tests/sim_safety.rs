@@ -5,7 +5,7 @@
 mod sim_common;
 
 use sim_common::{every_behaviour, run_expecting, scenario, scenarios_dir, with_adversaries};
-use warden_host::sim::adversary::Behaviour;
+use warden_host::sim::adversary::Attack;
 use warden_host::sim::checker::Violation;
 use warden_host::sim::{run, Scenario};
 
@@ -44,7 +44,7 @@ fn safety_holds_with_f_byzantine_combining_every_kind() {
     for seed in 0..4u64 {
         let mut behaviours = every_behaviour();
         // Talking to a subset and delaying are liveness attacks; keep the rest all at once.
-        behaviours.retain(|b| !matches!(b, Behaviour::SelectiveConnectivity { .. }));
+        behaviours.retain(|b| !matches!(b, Attack::SelectiveConnectivity { .. }));
         let s = with_adversaries(
             scenario("all-kinds", 2_000 + seed, 10, 3_000_000),
             &[0, 4, 9],
@@ -124,7 +124,7 @@ fn faulty_validators_leave_provable_evidence() {
     let s = with_adversaries(
         scenario("evidence", 4_000, 4, 2_000_000),
         &[2],
-        vec![Behaviour::DoubleVote { phase: 1 }],
+        vec![Attack::DoubleVote { phase: 1 }],
     );
     let report = run_expecting(&s, |r| r.violations.is_empty(), "double voter");
     assert!(

@@ -4,7 +4,7 @@
 mod sim_common;
 
 use sim_common::scenarios_dir;
-use warden_host::sim::adversary::Behaviour;
+use warden_host::sim::adversary::Attack;
 use warden_host::sim::scenario::ScenarioError;
 use warden_host::sim::{replay_command, run, soak, Scenario};
 
@@ -76,7 +76,7 @@ fn bad_scenarios_are_refused_with_the_field() {
 fn scenarios_round_trip_through_toml() {
     let s = Scenario::random(99);
     assert_eq!(Scenario::from_toml(&s.to_toml()).expect("parses"), s);
-    let flood = Behaviour::Flooding { per_view: 3 };
+    let flood = Attack::Flooding { per_view: 3 };
     let mut t = s.clone();
     t.twins.clear();
     t.adversaries = vec![warden_host::sim::scenario::AdversarySpec {

@@ -106,7 +106,9 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
     let txs = options.txs.clamp(1, 1_000);
     let block_txs = options.block_txs.clamp(1, txs);
     let mut out = String::new();
-    let tmp = tempdir()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-chain-bench-")
+        .tempdir()?;
 
     // 1. Throughput.
     let validators = txs + 4;
@@ -146,7 +148,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
 
     // The floor and the chain take turns, one block each, the first alternating, so that the
     // load of a shared machine falls on both alike.
-    let dir = tmp.join("throughput");
+    let dir = tmp.path().join("throughput");
     let mut chain = Chain::init(&file, &dir)?;
     let mut floor_state = genesis_state.clone();
     let mut chain_time = Duration::ZERO;
@@ -257,7 +259,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
         "keys", "root update", "per key", "root + write txn + commit", "root from scratch"
     )?;
     for &size in &options.root_sizes {
-        let (update, total, scratch) = root_cost(&tmp.join(format!("root-{size}")), size)?;
+        let (update, total, scratch) = root_cost(&tmp.path().join(format!("root-{size}")), size)?;
         writeln!(
             out,
             "{:>12}  {:>11.1} µs  {:>9.2} µs  {:>25.1} µs  {:>17.1} µs",
@@ -268,18 +270,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
             scratch.as_secs_f64() * 1e6
         )?;
     }
-    let _ = std::fs::remove_dir_all(&tmp);
     Ok(out)
-}
-
-fn tempdir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!(
-        "warden-chain-bench-{}-{}",
-        std::process::id(),
-        super::now_ms()
-    ));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// Fills the state (redb) and the tree (memory) with `size` keys, then measures blocks of

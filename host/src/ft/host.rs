@@ -205,6 +205,8 @@ pub struct HostStats {
     pub accusations_witnessed: u64,
     /// Peers' accusations this host co-signed.
     pub endorsed: u64,
+    /// Co-signatures that arrived after their accusation was submitted (ignored).
+    pub late_cosignatures: u64,
     /// Pending accusations dropped because too many were collecting.
     pub pending_dropped: u64,
     /// Emergency view changes started on a stuck view.
@@ -246,6 +248,8 @@ pub struct ValidatorHost {
     lock: Option<Certificate>,
     checkpoint: Option<Checkpoint>,
     pending: BTreeMap<Accusation, Collecting>,
+    /// Accusations already submitted, oldest first (late co-signatures for them are ignored).
+    submitted: std::collections::VecDeque<Accusation>,
     accused: BTreeSet<(OperatorId, u8, u64)>,
     banned: BTreeSet<OperatorId>,
     isolated_power: u64,
@@ -286,6 +290,7 @@ impl ValidatorHost {
             lock: None,
             checkpoint: None,
             pending: BTreeMap::new(),
+            submitted: std::collections::VecDeque::new(),
             accused: BTreeSet::new(),
             banned: BTreeSet::new(),
             isolated_power: 0,
@@ -309,6 +314,7 @@ impl ValidatorHost {
         });
         self.view = 0;
         self.pending.clear();
+        self.submitted.clear();
         self.accused.clear();
         self.lock = None;
         self.checkpoint = None;
@@ -621,6 +627,10 @@ impl ValidatorHost {
     ) -> Result<Option<WitnessedAccusation>, AccusationError> {
         let epoch = self.epoch.as_ref().ok_or(AccusationError::NoEpoch)?;
         let Some(collecting) = self.pending.get(accusation) else {
+            if self.submitted.contains(accusation) {
+                self.stats.late_cosignatures += 1;
+                return Ok(None);
+            }
             return Err(AccusationError::UnknownAccusation {
                 accused: accusation.accused,
             });
@@ -844,6 +854,10 @@ impl ValidatorHost {
             return None;
         }
         let collecting = self.pending.remove(accusation)?;
+        if self.submitted.len() >= MAX_PENDING_ACCUSATIONS {
+            self.submitted.pop_front();
+        }
+        self.submitted.push_back(*accusation);
         let witnesses = BoundedVec::new(collecting.witnesses.into_values().collect())?;
         let witnessed = WitnessedAccusation {
             accusation: *accusation,

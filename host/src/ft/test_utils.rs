@@ -18,7 +18,6 @@
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use warden_module::evidence::OffenceClass;
 use warden_module::wire::{OperatorId, SignedMessage};
@@ -33,7 +32,7 @@ use crate::sim::scenario::{AdversarySpec, Expect, Scenario};
 use crate::sim::world::{run_with, RunReport};
 use crate::testkit::{key, TestNetwork, REPORTER_SEED};
 
-pub use crate::sim::adversary::{Behaviour as ByzantineBehavior, InvalidKind};
+pub use crate::sim::adversary::{Attack as ByzantineBehavior, InvalidKind};
 
 /// The chain id of the test network.
 pub const TEST_CHAIN_ID: u64 = 7;
@@ -52,32 +51,6 @@ pub const DEFAULT_SEED: u64 = 42;
 
 // ----- A manager over an embedded chain --------------------------------------------------
 
-/// A directory removed on drop.
-#[derive(Debug)]
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> std::io::Result<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "warden-ft-test-{}-{}-{nanos}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A [`WardenManager`] run by operator [`TEST_OPERATOR`] of a [`TEST_VALIDATORS`]-validator
 /// [`TestNetwork`], over an embedded chain in a temporary directory removed on drop. It
 /// dereferences to the manager; [`network`](Self::network) gives the test keys to sign
@@ -87,7 +60,7 @@ pub struct TestFaultToleranceManager {
     manager: WardenManager<EmbeddedLink>,
     network: TestNetwork,
     // Dropped last: the chain and the relay queue live in it.
-    dir: TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestFaultToleranceManager {
@@ -124,7 +97,7 @@ impl TestFaultToleranceManager {
 
     /// The temporary data directory (chain and relay queue).
     pub fn data_dir(&self) -> &Path {
-        &self.dir.0
+        self.dir.path()
     }
 }
 
@@ -158,13 +131,16 @@ pub fn create_test_fault_tolerance_manager_with(
     cfg: FaultToleranceConfig,
 ) -> Result<TestFaultToleranceManager, FaultError> {
     let network = TestNetwork::new(TEST_CHAIN_ID, TEST_VALIDATORS);
-    let dir = TempDir::new().map_err(|e| FaultError::Storage(e.to_string()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("warden-ft-test-")
+        .tempdir()
+        .map_err(|e| FaultError::Storage(e.to_string()))?;
     let genesis = GenesisFile::from_network(&network, 0);
-    let chain = Chain::init(&genesis, &dir.0.join("chain"))
+    let chain = Chain::init(&genesis, &dir.path().join("chain"))
         .map_err(|e| FaultError::Chain(format!("{e:#}")))?;
     let link = EmbeddedLink::new(chain, key(REPORTER_SEED));
     let operator_key = network.keys[TEST_OPERATOR as usize].clone();
-    let manager = WardenManager::open(cfg, &dir.0, TEST_OPERATOR, operator_key, link)?;
+    let manager = WardenManager::open(cfg, dir.path(), TEST_OPERATOR, operator_key, link)?;
     Ok(TestFaultToleranceManager {
         manager,
         network,

@@ -18,7 +18,7 @@ pub enum InvalidKind {
 /// One Byzantine behaviour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Behaviour {
+pub enum Attack {
     /// Votes for every block it sees in a view, and for one made-up block, in phase 1 or 2.
     DoubleVote {
         /// 1 (`Vote`) or 2 (`Vote2`).
@@ -63,7 +63,7 @@ pub const MAX_FLOOD_PER_VIEW: u32 = 1_000;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Adversary {
     /// The behaviours, all active at once.
-    pub behaviours: Vec<Behaviour>,
+    pub behaviours: Vec<Attack>,
 }
 
 impl Adversary {
@@ -71,18 +71,18 @@ impl Adversary {
     pub fn double_votes(&self, phase: u8) -> bool {
         self.behaviours
             .iter()
-            .any(|b| matches!(b, Behaviour::DoubleVote { phase: p } if *p == phase))
+            .any(|b| matches!(b, Attack::DoubleVote { phase: p } if *p == phase))
     }
 
     /// Whether it has `behaviour` (compared by kind for the unit variants).
-    pub fn has(&self, behaviour: &Behaviour) -> bool {
+    pub fn has(&self, behaviour: &Attack) -> bool {
         self.behaviours.contains(behaviour)
     }
 
     /// The kind of invalid proposal it sends, if any.
     pub fn invalid_proposal(&self) -> Option<InvalidKind> {
         self.behaviours.iter().find_map(|b| match b {
-            Behaviour::InvalidProposal { invalid } => Some(*invalid),
+            Attack::InvalidProposal { invalid } => Some(*invalid),
             _ => None,
         })
     }
@@ -92,7 +92,7 @@ impl Adversary {
         self.behaviours
             .iter()
             .map(|b| match b {
-                Behaviour::Flooding { per_view } => (*per_view).min(MAX_FLOOD_PER_VIEW),
+                Attack::Flooding { per_view } => (*per_view).min(MAX_FLOOD_PER_VIEW),
                 _ => 0,
             })
             .sum::<u32>()
@@ -104,7 +104,7 @@ impl Adversary {
         self.behaviours
             .iter()
             .map(|b| match b {
-                Behaviour::TimingManipulation { delay_us } => *delay_us,
+                Attack::TimingManipulation { delay_us } => *delay_us,
                 _ => 0,
             })
             .fold(0u64, u64::saturating_add)
@@ -113,7 +113,7 @@ impl Adversary {
     /// The only nodes it sends to, if it restricts itself.
     pub fn peers(&self) -> Option<&[u32]> {
         self.behaviours.iter().find_map(|b| match b {
-            Behaviour::SelectiveConnectivity { peers } => Some(peers.as_slice()),
+            Attack::SelectiveConnectivity { peers } => Some(peers.as_slice()),
             _ => None,
         })
     }

@@ -16,7 +16,7 @@ use warden_module::wire::{
     Proposal, Signature, SignedMessage, Timeout, Vote, Vote2,
 };
 
-use super::adversary::{Adversary, Behaviour, InvalidKind};
+use super::adversary::{Adversary, Attack, InvalidKind};
 use super::context::Context;
 use super::rng::Rng;
 
@@ -283,7 +283,7 @@ impl Replica {
             Some(t) if t.message.view() == view => t.clone(),
             Some(t) if t.message.view() > view => return,
             _ => {
-                let lock_view = if self.adv().has(&Behaviour::LockViolation) {
+                let lock_view = if self.adv().has(&Attack::LockViolation) {
                     0
                 } else {
                     self.store.lock.view
@@ -396,7 +396,7 @@ impl Replica {
             return;
         }
         let adv = self.adv();
-        if adv.has(&Behaviour::VoteWithholding) {
+        if adv.has(&Attack::VoteWithholding) {
             return;
         }
         let seen = self.seen_blocks.entry(p.view).or_default();
@@ -422,7 +422,7 @@ impl Replica {
             self.store.last_vote = self.store.last_vote.max(p.view);
             return;
         }
-        let lock_ok = p.justify.view >= self.store.lock.view || adv.has(&Behaviour::LockViolation);
+        let lock_ok = p.justify.view >= self.store.lock.view || adv.has(&Attack::LockViolation);
         if self.store.last_vote < p.view && self.store.last_timeout_view() < p.view && lock_ok {
             self.store.last_vote = p.view;
             self.send_vote(Message::Vote(vote), p.view, out);
@@ -449,7 +449,7 @@ impl Replica {
         }
         if cert.view == self.view && !cert.is_genesis() {
             let adv = self.adv();
-            if !adv.has(&Behaviour::VoteWithholding) {
+            if !adv.has(&Attack::VoteWithholding) {
                 let vote2 = Vote2 {
                     view: cert.view,
                     block_hash: cert.block_hash,
@@ -727,7 +727,7 @@ impl Replica {
         }
         self.store.last_proposal = view;
         let adv = self.adv();
-        if adv.has(&Behaviour::ProposalWithholding) {
+        if adv.has(&Attack::ProposalWithholding) {
             return true;
         }
         let mut justify = self.high_cert.clone();
@@ -769,10 +769,10 @@ impl Replica {
             }
             _ => {}
         }
-        if adv.has(&Behaviour::LockViolation) {
+        if adv.has(&Attack::LockViolation) {
             justify = Certificate::genesis(self.ctx.epoch);
         }
-        if adv.has(&Behaviour::DoubleProposal) {
+        if adv.has(&Attack::DoubleProposal) {
             let honest: Vec<NodeId> = (0..self.ctx.faulty_nodes.len() as NodeId)
                 .filter(|n| !self.ctx.faulty_nodes[*n as usize])
                 .collect();

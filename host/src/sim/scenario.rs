@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::adversary::{Behaviour, InvalidKind, MAX_FLOOD_PER_VIEW};
+use super::adversary::{Attack, InvalidKind, MAX_FLOOD_PER_VIEW};
 use super::network::{Crash, NetworkConfig, Partition};
 use super::rng::Rng;
 
@@ -21,7 +21,7 @@ pub struct AdversarySpec {
     /// The validator (operator index).
     pub validator: u32,
     /// Its behaviours, all at once.
-    pub behaviours: Vec<Behaviour>,
+    pub behaviours: Vec<Attack>,
 }
 
 /// What a run must show.
@@ -214,16 +214,16 @@ impl Scenario {
             }
             for b in &a.behaviours {
                 match b {
-                    Behaviour::DoubleVote { phase } if *phase != 1 && *phase != 2 => {
+                    Attack::DoubleVote { phase } if *phase != 1 && *phase != 2 => {
                         return Err(invalid("adversaries", "double_vote phase is 1 or 2"));
                     }
-                    Behaviour::Flooding { per_view } if *per_view > MAX_FLOOD_PER_VIEW => {
+                    Attack::Flooding { per_view } if *per_view > MAX_FLOOD_PER_VIEW => {
                         return Err(invalid("adversaries", "flooding per_view <= 1000"));
                     }
-                    Behaviour::TimingManipulation { delay_us } if *delay_us > 60_000_000 => {
+                    Attack::TimingManipulation { delay_us } if *delay_us > 60_000_000 => {
                         return Err(invalid("adversaries", "delay_us <= 60,000,000"));
                     }
-                    Behaviour::SelectiveConnectivity { peers }
+                    Attack::SelectiveConnectivity { peers }
                         if peers.iter().any(|p| *p >= nodes) =>
                     {
                         return Err(invalid("adversaries", "peers must be known nodes"));
@@ -288,28 +288,28 @@ impl Scenario {
             let mut behaviours = Vec::new();
             for _ in 0..count {
                 let b = match rng.range(0, 12) {
-                    0 => Behaviour::DoubleVote { phase: 1 },
-                    1 => Behaviour::DoubleVote { phase: 2 },
-                    2 => Behaviour::DoubleProposal,
-                    3 => Behaviour::LockViolation,
-                    4 => Behaviour::InvalidProposal {
+                    0 => Attack::DoubleVote { phase: 1 },
+                    1 => Attack::DoubleVote { phase: 2 },
+                    2 => Attack::DoubleProposal,
+                    3 => Attack::LockViolation,
+                    4 => Attack::InvalidProposal {
                         invalid: InvalidKind::WrongLeader,
                     },
-                    5 => Behaviour::InvalidProposal {
+                    5 => Attack::InvalidProposal {
                         invalid: InvalidKind::ForgedCertificate,
                     },
-                    6 => Behaviour::InvalidProposal {
+                    6 => Attack::InvalidProposal {
                         invalid: InvalidKind::ShortCertificate,
                     },
-                    7 => Behaviour::ProposalWithholding,
-                    8 => Behaviour::VoteWithholding,
-                    9 => Behaviour::Flooding {
+                    7 => Attack::ProposalWithholding,
+                    8 => Attack::VoteWithholding,
+                    9 => Attack::Flooding {
                         per_view: rng.range(1, 20) as u32,
                     },
-                    10 => Behaviour::TimingManipulation {
+                    10 => Attack::TimingManipulation {
                         delay_us: rng.range(1_000, 100_000),
                     },
-                    _ => Behaviour::SelectiveConnectivity {
+                    _ => Attack::SelectiveConnectivity {
                         peers: (0..n).filter(|_| rng.range(0, 1) == 0).collect(),
                     },
                 };

@@ -2,8 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use warden_host::chain::envelope::Envelope;
 use warden_host::chain::genesis::GenesisFile;
@@ -18,33 +17,22 @@ pub const CHAIN_ID: u64 = 7;
 pub const GENESIS_TIME: u64 = 1_700_000_000_000;
 
 /// A directory removed when dropped.
-pub struct TempDir(PathBuf);
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     /// A fresh, empty directory under the system's temporary directory.
     pub fn new(label: &str) -> Self {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-        let dir = std::env::temp_dir().join(format!(
-            "warden-{label}-{}-{n}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos())
-        ));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        Self(dir)
+        Self(
+            tempfile::Builder::new()
+                .prefix(&format!("warden-{label}-"))
+                .tempdir()
+                .expect("a temporary directory"),
+        )
     }
 
     /// Its path.
     pub fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path()
     }
 }
 

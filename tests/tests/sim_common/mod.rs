@@ -4,32 +4,32 @@
 
 use std::path::PathBuf;
 
-use warden_host::sim::adversary::{Behaviour, InvalidKind};
+use warden_host::sim::adversary::{Attack, InvalidKind};
 use warden_host::sim::network::NetworkConfig;
 use warden_host::sim::scenario::{AdversarySpec, Expect, Scenario};
 use warden_host::sim::{run, RunReport};
 
 /// Every Byzantine behaviour, one of each kind.
-pub fn every_behaviour() -> Vec<Behaviour> {
+pub fn every_behaviour() -> Vec<Attack> {
     vec![
-        Behaviour::DoubleVote { phase: 1 },
-        Behaviour::DoubleVote { phase: 2 },
-        Behaviour::DoubleProposal,
-        Behaviour::LockViolation,
-        Behaviour::InvalidProposal {
+        Attack::DoubleVote { phase: 1 },
+        Attack::DoubleVote { phase: 2 },
+        Attack::DoubleProposal,
+        Attack::LockViolation,
+        Attack::InvalidProposal {
             invalid: InvalidKind::WrongLeader,
         },
-        Behaviour::InvalidProposal {
+        Attack::InvalidProposal {
             invalid: InvalidKind::ForgedCertificate,
         },
-        Behaviour::InvalidProposal {
+        Attack::InvalidProposal {
             invalid: InvalidKind::ShortCertificate,
         },
-        Behaviour::ProposalWithholding,
-        Behaviour::VoteWithholding,
-        Behaviour::Flooding { per_view: 10 },
-        Behaviour::TimingManipulation { delay_us: 30_000 },
-        Behaviour::SelectiveConnectivity { peers: vec![0, 1] },
+        Attack::ProposalWithholding,
+        Attack::VoteWithholding,
+        Attack::Flooding { per_view: 10 },
+        Attack::TimingManipulation { delay_us: 30_000 },
+        Attack::SelectiveConnectivity { peers: vec![0, 1] },
     ]
 }
 
@@ -62,11 +62,7 @@ pub fn scenario(name: &str, seed: u64, n: u32, duration_us: u64) -> Scenario {
 }
 
 /// `behaviours` on each of `validators`.
-pub fn with_adversaries(
-    mut s: Scenario,
-    validators: &[u32],
-    behaviours: Vec<Behaviour>,
-) -> Scenario {
+pub fn with_adversaries(mut s: Scenario, validators: &[u32], behaviours: Vec<Attack>) -> Scenario {
     for v in validators {
         s.adversaries.push(AdversarySpec {
             validator: *v,
