@@ -14,8 +14,11 @@ pub mod chain;
 pub mod demo;
 pub mod fixtures;
 pub mod ft;
+pub mod ft_bench;
 pub mod logging;
 pub mod sim;
 pub mod simulate;
-pub mod testkit;
+pub mod test_utils;
+
+pub use warden_testkit as testkit;
 pub mod wasm;

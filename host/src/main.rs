@@ -161,7 +161,7 @@ fn main() -> ExitCode {
         }
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
-        } => warden_host::ft::bench::run(views, &scenarios).map(|report| print!("{report}")),
+        } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

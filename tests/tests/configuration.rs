@@ -5,10 +5,8 @@
 
 use warden_host::chain::cli::{run, ChainAction};
 use warden_host::chain::genesis::GenesisFile;
-use warden_host::ft::test_utils::{
-    FaultToleranceTestFramework, TimingAttackScenario, DEFAULT_SEED,
-};
 use warden_host::ft::FaultToleranceConfig;
+use warden_host::test_utils::{FaultToleranceTestFramework, TimingAttackScenario, DEFAULT_SEED};
 use warden_module::config::Config;
 use warden_module::error::Error;
 use warden_module::msg::Msg;

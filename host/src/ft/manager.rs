@@ -1165,7 +1165,7 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
 mod tests {
     use super::*;
     use crate::ft::host::sign;
-    use crate::ft::test_utils::{
+    use crate::test_utils::{
         create_test_fault_tolerance_manager, create_test_fault_tolerance_manager_with,
         double_vote_observations, TestFaultToleranceManager,
     };

@@ -315,7 +315,7 @@ mod tests {
     use warden_module::wire::{CertificateKind, Hash, Signature};
 
     use super::*;
-    use crate::testkit::TestNetwork;
+    use warden_testkit::TestNetwork;
 
     /// What validator 3 does, as seen by the host of validator 0.
     #[derive(Clone, Copy, PartialEq)]

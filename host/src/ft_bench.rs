@@ -12,8 +12,8 @@ use warden_module::schedule::{Candidate, LeaderSchedule};
 use warden_module::validators::{ValidatorInfo, ValidatorSet};
 use warden_module::wire::{Message, SignedMessage, Timeout, Vote, Vote2};
 
-use super::config::DetectionConfig;
-use super::detect::{ByzantineDetector, Finding, Observed};
+use crate::ft::config::DetectionConfig;
+use crate::ft::detect::{ByzantineDetector, Finding, Observed};
 use crate::sim::world::run_with;
 use crate::sim::Scenario;
 use crate::testkit::{key, public, sign, TestNetwork};
@@ -190,7 +190,7 @@ pub fn behaviours(dir: &Path) -> anyhow::Result<Vec<BehaviourRow>> {
     let mut rows = Vec::new();
     for file in files {
         let scenario = Scenario::load(&file)?;
-        let report = run_with(&scenario, &super::FaultToleranceConfig::default(), None);
+        let report = run_with(&scenario, &crate::ft::FaultToleranceConfig::default(), None);
         anyhow::ensure!(
             report.passed(),
             "{} failed:\n{}",

@@ -385,9 +385,9 @@ pub fn best_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testkit::{sign, TestNetwork};
     use warden_module::codec::BoundedVec;
     use warden_module::wire::{CertificateSignature, Signature};
+    use warden_testkit::{sign, TestNetwork};
 
     const CHAIN: u64 = 7;
 

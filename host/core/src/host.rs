@@ -10,8 +10,9 @@
 //! hand this transaction to the relayer, and what was found (for logs, metrics and reports).
 //!
 //! Architecture invariant: nothing in this module reads a clock, opens a socket or a file,
-//! spawns a thread or blocks; the simulator and [`crate::ft::manager::WardenManager`] drive the
-//! same type, so the closed loop the soaks prove is the code a node embeds.
+//! spawns a thread or blocks; the simulator and the `FaultToleranceManager` facade
+//! (`warden_host::ft::manager::WardenManager`) drive the same type, so the closed loop the
+//! soaks prove is the code a node embeds.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -917,5 +918,227 @@ impl ValidatorHost {
             isolated_power: self.isolated_power,
             suspected_power: suspected.iter().map(|o| epoch.set.power_of(*o)).sum(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_module::crypto::Ed25519Strict;
+    use warden_module::evidence::Behaviour;
+    use warden_testkit::TestNetwork;
+
+    const CHAIN_ID: u64 = 7;
+
+    fn host_of(net: &TestNetwork, operator: OperatorId) -> ValidatorHost {
+        let mut h = ValidatorHost::new(
+            FaultToleranceConfig::default(),
+            operator,
+            net.keys[operator as usize].clone(),
+        );
+        h.start_epoch(CHAIN_ID, net.set(), net.schedule());
+        h
+    }
+
+    fn suspicion(accused: OperatorId, behaviour: Behaviour, first_view: u64) -> Suspicion {
+        Suspicion {
+            accused,
+            behaviour,
+            epoch: 1,
+            first_view,
+            last_view: first_view + 5,
+            measured: 3,
+        }
+    }
+
+    fn cosign(net: &TestNetwork, witness: OperatorId, a: &Accusation) -> WitnessSignature {
+        WitnessSignature {
+            witness,
+            signature: warden_testkit::sign(
+                &net.keys[witness as usize],
+                &a.signing_bytes(CHAIN_ID),
+            ),
+        }
+    }
+
+    fn submitted(out: &[HostAction]) -> Vec<&WitnessedAccusation> {
+        out.iter()
+            .filter_map(|a| match a {
+                HostAction::Submit(Msg::SubmitAccusation(w)) => Some(w),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_accused_never_counts_as_a_witness_and_a_member_completes_the_accusation() {
+        let net = TestNetwork::new(CHAIN_ID, 4);
+        let mut h = host_of(&net, 0);
+        let mut out = Vec::new();
+        let request = h
+            .accuse(1, suspicion(3, Behaviour::VoteWithholding, 10), &mut out)
+            .expect("a valid accusation");
+        assert!(matches!(
+            out.as_slice(),
+            [HostAction::Send {
+                to: Peers::All,
+                message: HostMessage::Accuse(..)
+            }]
+        ));
+        let a = request.accusation;
+        assert_eq!(
+            h.add_cosignature(2, &a, cosign(&net, 3, &a), &Ed25519Strict, &mut out),
+            Err(AccusationError::AccusedCannotWitness { witness: 3 })
+        );
+        let done = h
+            .add_cosignature(3, &a, cosign(&net, 1, &a), &Ed25519Strict, &mut out)
+            .expect("a member's valid co-signature")
+            .expect("two of four make more than a third");
+        let witnesses: Vec<OperatorId> = done.witnesses.iter().map(|w| w.witness).collect();
+        assert_eq!(witnesses, vec![0, 1]);
+        assert_eq!(submitted(&out).len(), 1);
+        // A co-signature that arrives after the submission changes nothing and is no refusal.
+        assert_eq!(
+            h.add_cosignature(4, &a, cosign(&net, 2, &a), &Ed25519Strict, &mut out),
+            Ok(None)
+        );
+        assert_eq!(submitted(&out).len(), 1);
+        assert_eq!(h.stats().late_cosignatures, 1);
+    }
+
+    #[test]
+    fn self_accusation_a_reversed_range_another_epoch_a_non_member_and_a_repeat_are_refused() {
+        let net = TestNetwork::new(CHAIN_ID, 4);
+        let mut h = host_of(&net, 0);
+        let mut out = Vec::new();
+        let mut accuse = |s: Suspicion| h.accuse(1, s, &mut out).map(|_| ());
+        assert_eq!(
+            accuse(suspicion(0, Behaviour::VoteWithholding, 1)),
+            Err(AccusationError::SelfAccusation { operator: 0 })
+        );
+        let reversed = Suspicion {
+            last_view: 0,
+            ..suspicion(2, Behaviour::VoteWithholding, 1)
+        };
+        assert_eq!(
+            accuse(reversed),
+            Err(AccusationError::InvalidViewRange { first: 1, last: 0 })
+        );
+        let later = Suspicion {
+            epoch: 2,
+            ..suspicion(2, Behaviour::VoteWithholding, 1)
+        };
+        assert_eq!(
+            accuse(later),
+            Err(AccusationError::EpochMismatch {
+                expected: 1,
+                found: 2
+            })
+        );
+        assert_eq!(
+            accuse(suspicion(9, Behaviour::VoteWithholding, 1)),
+            Err(AccusationError::UnknownValidator {
+                operator: 9,
+                epoch: 1
+            })
+        );
+        assert_eq!(accuse(suspicion(2, Behaviour::VoteWithholding, 1)), Ok(()));
+        assert_eq!(
+            accuse(suspicion(2, Behaviour::VoteWithholding, 30)),
+            Err(AccusationError::AlreadyAccused { accused: 2 })
+        );
+    }
+
+    #[test]
+    fn pending_accusations_are_bounded_and_the_oldest_is_dropped() {
+        // 60 validators: this host alone holds too little power to submit, and 59 peers times
+        // five behaviours is more than the bound.
+        let net = TestNetwork::new(CHAIN_ID, 60);
+        let mut h = host_of(&net, 0);
+        let behaviours = [
+            Behaviour::ProposalWithholding,
+            Behaviour::VoteWithholding,
+            Behaviour::SelectiveConnectivity,
+            Behaviour::MessageFlooding,
+            Behaviour::TimingManipulation,
+        ];
+        let mut first = None;
+        let mut started = 0;
+        for accused in 1..60 {
+            for b in behaviours {
+                let mut out = Vec::new();
+                let r = h
+                    .accuse(started, suspicion(accused, b, 1), &mut out)
+                    .expect("a valid accusation");
+                first.get_or_insert(r.accusation);
+                started += 1;
+            }
+        }
+        assert_eq!(started, 295);
+        assert_eq!(h.pending_accusations(), MAX_PENDING_ACCUSATIONS);
+        assert_eq!(
+            h.stats().pending_dropped,
+            295 - MAX_PENDING_ACCUSATIONS as u64
+        );
+        let oldest = first.expect("one accusation");
+        let mut out = Vec::new();
+        assert_eq!(
+            h.add_cosignature(
+                1_000,
+                &oldest,
+                cosign(&net, 1, &oldest),
+                &Ed25519Strict,
+                &mut out
+            ),
+            Err(AccusationError::UnknownAccusation { accused: 1 })
+        );
+    }
+
+    #[test]
+    fn a_frame_that_does_not_decode_is_counted_and_dropped() {
+        let net = TestNetwork::new(CHAIN_ID, 4);
+        let mut h = host_of(&net, 0);
+        let mut out = Vec::new();
+        h.on_host_frame(1, 2, &[0xff; 40], &Ed25519Strict, &mut out);
+        h.on_host_frame(1, 2, &[], &Ed25519Strict, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(h.stats().undecodable, 2);
+    }
+
+    #[test]
+    fn a_forged_certificate_never_becomes_the_certificate_a_stuck_host_broadcasts() {
+        let net = TestNetwork::new(CHAIN_ID, 4);
+        let mut h = host_of(&net, 0);
+        let mut out = Vec::new();
+        let good = net.certificate(CertificateKind::Vote, 3, [5; 32], 0, &net.quorum_signers());
+        let mut forged =
+            net.certificate(CertificateKind::Vote, 9, [6; 32], 0, &net.quorum_signers());
+        if let Some(first) = forged.signatures.first().copied() {
+            let mut parts: Vec<_> = forged.signatures.iter().copied().collect();
+            parts[0] = warden_module::wire::CertificateSignature {
+                signature: Signature([1; 64]),
+                ..first
+            };
+            forged.signatures = BoundedVec::new(parts).expect("bounded");
+        }
+        h.on_message(1, 1, Observed::Certificate(&good), &Ed25519Strict, &mut out);
+        h.on_message(
+            2,
+            1,
+            Observed::Certificate(&forged),
+            &Ed25519Strict,
+            &mut out,
+        );
+        assert_eq!(h.highest_certificate(), Some(&good));
+        // Nothing commits for the view-change timeout: the emergency view change sends it.
+        let timeout = h.config().recovery.view_change_timeout_ms * 1_000;
+        h.on_view(3, 1, &mut out);
+        out.clear();
+        h.tick(timeout + 10, &mut out);
+        assert!(
+            out.iter().any(|a| matches!(a, HostAction::Broadcast { certificate, reason: Recovery::StuckView(_) } if *certificate == good)),
+            "{out:?}"
+        );
+        assert_eq!(h.stats().emergency_view_changes, 1);
     }
 }

@@ -22,7 +22,7 @@ use warden_module::evidence::{Accusation, Behaviour};
 use warden_module::validators::ValidatorSet;
 use warden_module::wire::{Certificate, CertificateKind, Hash, Message, OperatorId};
 
-use crate::ft::config::DetectionConfig;
+use crate::config::DetectionConfig;
 
 /// Views after a view closes before it is judged (late messages still count).
 pub const GRACE_VIEWS: u64 = 2;

@@ -4,7 +4,7 @@
 //! Keys come from fixed seeds (`SHA-256("warden-test-key" || seed)`), so every run and every
 //! machine produces the same bytes.
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
 use sha2::{Digest, Sha256};
 
 use warden_module::codec::{BoundedBytes, BoundedVec};
@@ -33,7 +33,10 @@ pub fn public(key: &SigningKey) -> PublicKey {
     PublicKey(key.verifying_key().to_bytes())
 }
 
-pub use crate::ft::host::sign;
+/// Signs `bytes`.
+pub fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
+    Signature(key.sign(bytes).to_bytes())
+}
 
 /// The seed of the authority's key.
 pub const AUTHORITY_SEED: u64 = 1_000_000;

@@ -8,7 +8,7 @@
 //! that replays a failing simulation) instead of returning errors.
 //!
 //! ```no_run
-//! use warden_host::ft::test_utils::*;
+//! use warden_host::test_utils::*;
 //! use warden_host::ft::FaultToleranceConfig;
 //!
 //! let framework = FaultToleranceTestFramework::new(FaultToleranceConfig::default());
