@@ -125,18 +125,56 @@ const FUTURE_WINDOW: u64 = 8;
 /// How many of its own recent views a leader keeps aggregating votes for.
 const AGGREGATION_VIEWS: usize = 4;
 
-/// A leader's aggregation of the votes for one of its proposals.
+/// A leader's aggregation of the votes for one of its proposals: phase 1 (`Vote`) and, once
+/// that is certified, phase 2 (`Vote2`).
 #[derive(Debug)]
 struct Aggregate {
     hash: Hash,
     justify_view: u64,
     dest: Dest,
+    phases: [Phase; 2],
+}
+
+/// The votes of one phase, until they make a certificate.
+#[derive(Debug, Default)]
+struct Phase {
     votes: BTreeMap<OperatorId, Signature>,
     power: u64,
     cert: Option<Certificate>,
-    votes2: BTreeMap<OperatorId, Signature>,
-    power2: u64,
-    done: bool,
+}
+
+impl Phase {
+    /// Adds `signer`'s vote of `power`; once the votes reach `quorum`, the certificate
+    /// `template` with their signatures (made once).
+    fn add(
+        &mut self,
+        signer: OperatorId,
+        signature: Signature,
+        power: u64,
+        quorum: u64,
+        template: Certificate,
+    ) -> Option<Certificate> {
+        self.votes.insert(signer, signature);
+        self.power = self.power.saturating_add(power);
+        if self.power < quorum || self.cert.is_some() {
+            return None;
+        }
+        let parts = self
+            .votes
+            .iter()
+            .map(|(signer, signature)| CertificateSignature {
+                signer: *signer,
+                lock_view: 0,
+                signature: *signature,
+            })
+            .collect();
+        let cert = Certificate {
+            signatures: BoundedVec::new(parts)?,
+            ..template
+        };
+        self.cert = Some(cert.clone());
+        Some(cert)
+    }
 }
 
 /// One HotStuff-2 replica, honest or with an [`Adversary`].
@@ -609,98 +647,66 @@ impl Replica {
     }
 
     fn on_vote(&mut self, signed: &SignedMessage, v: &Vote, out: &mut Vec<Output>) {
-        let Some(list) = self.aggregates.get(&v.view) else {
-            return;
-        };
-        let Some(i) = list
-            .iter()
-            .position(|a| a.hash == v.block_hash && a.justify_view == v.justify_view)
-        else {
-            return;
-        };
-        if list[i].votes.contains_key(&signed.signer) || list[i].cert.is_some() {
-            return;
-        }
-        if !self.ctx.verify_signed(signed) {
-            return;
-        }
-        let power = self.ctx.set.power_of(signed.signer);
-        let quorum = self.ctx.set.quorum();
-        let epoch = self.ctx.epoch;
-        let Some(agg) = self.aggregates.get_mut(&v.view).and_then(|l| l.get_mut(i)) else {
-            return;
-        };
-        agg.votes.insert(signed.signer, signed.signature);
-        agg.power = agg.power.saturating_add(power);
-        if agg.power >= quorum {
-            let parts = agg
-                .votes
-                .iter()
-                .map(|(signer, signature)| CertificateSignature {
-                    signer: *signer,
-                    lock_view: 0,
-                    signature: *signature,
-                })
-                .collect();
-            let Some(signatures) = BoundedVec::new(parts) else {
-                return;
-            };
-            let cert = Certificate {
-                kind: CertificateKind::Vote,
-                epoch,
-                view: v.view,
-                block_hash: v.block_hash,
-                justify_view: v.justify_view,
-                signatures,
-            };
-            agg.cert = Some(cert.clone());
-            out.push(Output::Send(agg.dest.clone(), Rc::new(Payload::Cert(cert))));
-        }
+        self.on_phase_vote(signed, 0, v.view, v.block_hash, v.justify_view, out);
     }
 
     fn on_vote2(&mut self, signed: &SignedMessage, v: &Vote2, out: &mut Vec<Output>) {
-        let Some(list) = self.aggregates.get(&v.view) else {
+        self.on_phase_vote(signed, 1, v.view, v.block_hash, 0, out);
+    }
+
+    /// A vote of phase `phase` (0: `Vote`, 1: `Vote2`) for a proposal this leader aggregates:
+    /// counted once per signer if it verifies; the quorum's certificate goes to the
+    /// aggregate's destination. Phase 2 counts only once phase 1 is certified.
+    fn on_phase_vote(
+        &mut self,
+        signed: &SignedMessage,
+        phase: usize,
+        view: u64,
+        hash: Hash,
+        justify_view: u64,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(list) = self.aggregates.get(&view) else {
             return;
         };
-        let Some(i) = list
-            .iter()
-            .position(|a| a.hash == v.block_hash && a.cert.is_some() && !a.done)
-        else {
+        let Some(i) = list.iter().position(|a| {
+            a.hash == hash
+                && if phase == 0 {
+                    a.justify_view == justify_view
+                } else {
+                    a.phases[0].cert.is_some() && a.phases[1].cert.is_none()
+                }
+        }) else {
             return;
         };
-        if list[i].votes2.contains_key(&signed.signer) || !self.ctx.verify_signed(signed) {
+        let counted = &list[i].phases[phase];
+        if counted.votes.contains_key(&signed.signer)
+            || counted.cert.is_some()
+            || !self.ctx.verify_signed(signed)
+        {
             return;
         }
         let power = self.ctx.set.power_of(signed.signer);
         let quorum = self.ctx.set.quorum();
         let epoch = self.ctx.epoch;
-        let Some(agg) = self.aggregates.get_mut(&v.view).and_then(|l| l.get_mut(i)) else {
+        let Some(agg) = self.aggregates.get_mut(&view).and_then(|l| l.get_mut(i)) else {
             return;
         };
-        agg.votes2.insert(signed.signer, signed.signature);
-        agg.power2 = agg.power2.saturating_add(power);
-        if agg.power2 >= quorum {
-            agg.done = true;
-            let parts = agg
-                .votes2
-                .iter()
-                .map(|(signer, signature)| CertificateSignature {
-                    signer: *signer,
-                    lock_view: 0,
-                    signature: *signature,
-                })
-                .collect();
-            let Some(signatures) = BoundedVec::new(parts) else {
-                return;
-            };
-            let cert = Certificate {
-                kind: CertificateKind::Vote2,
-                epoch,
-                view: v.view,
-                block_hash: v.block_hash,
-                justify_view: 0,
-                signatures,
-            };
+        let template = Certificate {
+            kind: if phase == 0 {
+                CertificateKind::Vote
+            } else {
+                CertificateKind::Vote2
+            },
+            epoch,
+            view,
+            block_hash: hash,
+            justify_view: if phase == 0 { agg.justify_view } else { 0 },
+            signatures: BoundedVec::empty(),
+        };
+        if let Some(cert) =
+            agg.phases[phase].add(signed.signer, signed.signature, power, quorum, template)
+        {
             out.push(Output::Send(agg.dest.clone(), Rc::new(Payload::Cert(cert))));
         }
     }
@@ -838,12 +844,7 @@ impl Replica {
                     hash,
                     justify_view,
                     dest: dest.clone(),
-                    votes: BTreeMap::new(),
-                    power: 0,
-                    cert: None,
-                    votes2: BTreeMap::new(),
-                    power2: 0,
-                    done: false,
+                    phases: Default::default(),
                 });
             }
         }

@@ -173,6 +173,117 @@ pub fn is_high_outlier_floored(
     0.6745 * (x - med) as f64 / mad as f64 > sensitivity
 }
 
+/// A behaviour one judgement saw over the window: the measured figure and the views it spans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    measured: u64,
+    first: u64,
+    last: u64,
+}
+
+/// The views of `q` in the window (already pruned to start at `from`) as a [`Seen`].
+fn seen_in(q: &VecDeque<u64>, from: u64) -> Seen {
+    Seen {
+        measured: q.len() as u64,
+        first: q.front().copied().unwrap_or(from),
+        last: q.back().copied().unwrap_or(from),
+    }
+}
+
+/// A behaviour is a pattern, not an accident: the misses must be at least two thirds of the
+/// peer's chances in the window.
+fn pattern(misses: u64, chances: u64) -> bool {
+    misses.saturating_mul(3) >= chances.saturating_mul(2)
+}
+
+/// Proposal withholding: views the peer led, in which this host heard from it (it was alive
+/// and connected) yet saw no proposal and no certificate, at least
+/// `proposal_withholding_min_views` of them and two thirds of the views it led.
+fn proposal_withholding(peer: &PeerRecord, cfg: &DetectionConfig, from: u64) -> Option<Seen> {
+    let seen = seen_in(&peer.proposal_misses, from);
+    (seen.measured >= u64::from(cfg.proposal_withholding_min_views)
+        && pattern(seen.measured, peer.led.len() as u64))
+    .then_some(seen)
+}
+
+/// Vote withholding: this host's certified proposals the peer did not vote for although it
+/// was neither behind nor excused (confirmed a few views later), at least
+/// `vote_withholding_min_views` of them and two thirds of the times it was asked.
+fn vote_withholding(peer: &PeerRecord, cfg: &DetectionConfig, from: u64) -> Option<Seen> {
+    let seen = seen_in(&peer.vote_misses, from);
+    (seen.measured >= u64::from(cfg.vote_withholding_min_views)
+        && pattern(seen.measured, peer.asked.len() as u64))
+    .then_some(seen)
+}
+
+/// Selective connectivity: views the peer led that others certified while this host heard
+/// nothing from it, at least `selective_min_views` of them and two thirds of its chances, and
+/// nothing direct from it anywhere in the window (it talks to others, not to this host).
+fn selective_connectivity(peer: &PeerRecord, cfg: &DetectionConfig, from: u64) -> Option<Seen> {
+    let seen = seen_in(&peer.selective_misses, from);
+    let chances = (peer.led.len() + peer.asked.len()) as u64;
+    let silent_to_me = peer.last_heard_view.is_none_or(|v| v < from);
+    (seen.measured >= u64::from(cfg.selective_min_views)
+        && pattern(seen.measured, chances)
+        && silent_to_me)
+        .then_some(seen)
+}
+
+/// Flooding: the peer's messages per view over the window reach `flooding_min_per_view` and
+/// are a high outlier among every peer's rate.
+fn flooding(rate: u64, rates: &[u64], cfg: &DetectionConfig, from: u64, view: u64) -> Option<Seen> {
+    (rate >= cfg.flooding_min_per_view && is_high_outlier(rate, rates, cfg.detection_sensitivity))
+        .then_some(Seen {
+            measured: rate,
+            first: from,
+            last: view.saturating_sub(1),
+        })
+}
+
+/// Timing manipulation: for proposals or votes, the peer's median lateness exceeds the
+/// network's median by at least `timing_min_delay_ms` and by the typical lateness itself, and
+/// is a high outlier, with enough peers sampled for the statistics to mean something. The
+/// measured figure is the excess in milliseconds.
+fn timing_manipulation(
+    peer: usize,
+    medians: &[Vec<Option<u64>>; 2],
+    cfg: &DetectionConfig,
+    from: u64,
+    view: u64,
+) -> Option<Seen> {
+    let mut excess_max = 0u64;
+    for kind_medians in medians {
+        let Some(mine) = kind_medians.get(peer).copied().flatten() else {
+            continue;
+        };
+        let population: Vec<u64> = kind_medians.iter().flatten().copied().collect();
+        if population.len() < MIN_TIMING_PEERS {
+            continue;
+        }
+        let mut sorted = population.clone();
+        let baseline = median(&mut sorted);
+        let excess = mine.saturating_sub(baseline);
+        // Honest lateness spreads with the links' latencies (a proposal's lateness spans three
+        // links): a peer must at least double the typical lateness, and by the configured
+        // margin, before it counts as delaying on purpose.
+        if excess >= cfg.timing_min_delay_ms.saturating_mul(1_000).max(baseline)
+            && is_high_outlier_floored(
+                mine,
+                &population,
+                cfg.detection_sensitivity,
+                LATENESS_MAD_FLOOR_US,
+            )
+        {
+            excess_max = excess_max.max(excess);
+        }
+    }
+    (excess_max > 0).then_some(Seen {
+        measured: excess_max / 1_000,
+        first: from,
+        last: view.saturating_sub(1),
+    })
+}
+
 impl Tier2 {
     /// A detector for `set`'s epoch, run by operator `me`.
     pub fn new(cfg: DetectionConfig, me: OperatorId, set: &ValidatorSet) -> Self {
@@ -516,87 +627,44 @@ impl Tier2 {
                     q.pop_front();
                 }
             }
-            let in_window = |q: &VecDeque<u64>| {
+            let judgements = [
                 (
-                    q.len() as u64,
-                    q.front().copied().unwrap_or(from),
-                    q.back().copied().unwrap_or(from),
-                )
-            };
-            let mut flag = |behaviour: Behaviour, measured: u64, first: u64, last: u64| {
-                found.push(Suspicion {
-                    accused,
-                    behaviour,
-                    epoch: self.epoch,
-                    first_view: first,
-                    last_view: last.max(first),
-                    measured,
-                });
-            };
-            // A behaviour is a pattern, not an accident: the misses must reach the threshold
-            // and be at least two thirds of the peer's chances in the window.
-            let led = peer.led.len() as u64;
-            let asked = peer.asked.len() as u64;
-            let pattern =
-                |misses: u64, chances: u64| misses.saturating_mul(3) >= chances.saturating_mul(2);
-            let (n, first, last) = in_window(&peer.proposal_misses);
-            if n >= u64::from(cfg.proposal_withholding_min_views) && pattern(n, led) {
-                flag(Behaviour::ProposalWithholding, n, first, last);
-            }
-            let (n, first, last) = in_window(&peer.vote_misses);
-            if n >= u64::from(cfg.vote_withholding_min_views) && pattern(n, asked) {
-                flag(Behaviour::VoteWithholding, n, first, last);
-            }
-            let (n, first, last) = in_window(&peer.selective_misses);
-            // It talks to others but not to this host: nothing direct from it in the window.
-            let silent_to_me = peer.last_heard_view.is_none_or(|v| v < from);
-            if n >= u64::from(cfg.selective_min_views) && pattern(n, led + asked) && silent_to_me {
-                flag(Behaviour::SelectiveConnectivity, n, first, last);
-            }
-            let rate = rates[i];
-            if rate >= cfg.flooding_min_per_view
-                && is_high_outlier(rate, &rates, cfg.detection_sensitivity)
-            {
-                flag(
+                    Behaviour::ProposalWithholding,
+                    proposal_withholding(peer, &cfg, from),
+                ),
+                (
+                    Behaviour::VoteWithholding,
+                    vote_withholding(peer, &cfg, from),
+                ),
+                (
+                    Behaviour::SelectiveConnectivity,
+                    selective_connectivity(peer, &cfg, from),
+                ),
+                (
                     Behaviour::MessageFlooding,
-                    rate,
-                    from,
-                    self.view.saturating_sub(1),
-                );
-            }
-            let mut excess_max = 0u64;
-            for kind_medians in &medians {
-                let Some(mine) = kind_medians[i] else {
-                    continue;
-                };
-                let population: Vec<u64> = kind_medians.iter().flatten().copied().collect();
-                if population.len() < MIN_TIMING_PEERS {
-                    continue;
-                }
-                let mut sorted = population.clone();
-                let baseline = median(&mut sorted);
-                let excess = mine.saturating_sub(baseline);
-                // Honest lateness spreads with the links' latencies (a proposal's lateness
-                // spans three links): a peer must at least double the typical lateness, and
-                // by the configured margin, before it counts as delaying on purpose.
-                if excess >= cfg.timing_min_delay_ms.saturating_mul(1_000).max(baseline)
-                    && is_high_outlier_floored(
-                        mine,
-                        &population,
-                        cfg.detection_sensitivity,
-                        LATENESS_MAD_FLOOR_US,
-                    )
-                {
-                    excess_max = excess_max.max(excess);
-                }
-            }
-            if excess_max > 0 {
-                flag(
+                    flooding(rates[i], &rates, &cfg, from, self.view),
+                ),
+                (
                     Behaviour::TimingManipulation,
-                    excess_max / 1_000,
-                    from,
-                    self.view.saturating_sub(1),
-                );
+                    timing_manipulation(i, &medians, &cfg, from, self.view),
+                ),
+            ];
+            for (behaviour, seen) in judgements {
+                if let Some(Seen {
+                    measured,
+                    first,
+                    last,
+                }) = seen
+                {
+                    found.push(Suspicion {
+                        accused,
+                        behaviour,
+                        epoch: self.epoch,
+                        first_view: first,
+                        last_view: last.max(first),
+                        measured,
+                    });
+                }
             }
         }
         let mut new = Vec::new();
@@ -633,5 +701,112 @@ impl Tier2 {
     /// Current suspicions (for status reports).
     pub fn suspicions(&self) -> impl Iterator<Item = &Suspicion> {
         self.flagged.values().map(|(s, _)| s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn views(list: &[u64]) -> VecDeque<u64> {
+        list.iter().copied().collect()
+    }
+
+    fn cfg() -> DetectionConfig {
+        DetectionConfig::default()
+    }
+
+    #[test]
+    fn proposal_withholding_needs_the_threshold_and_two_thirds_of_the_views_led() {
+        let mut peer = PeerRecord {
+            proposal_misses: views(&[10, 11, 12]),
+            led: views(&[10, 11, 12]),
+            ..PeerRecord::default()
+        };
+        assert_eq!(
+            proposal_withholding(&peer, &cfg(), 0),
+            Some(Seen {
+                measured: 3,
+                first: 10,
+                last: 12
+            })
+        );
+        // Three misses among six views led is an accident, not a pattern.
+        peer.led = views(&[7, 8, 9, 10, 11, 12]);
+        assert_eq!(proposal_withholding(&peer, &cfg(), 0), None);
+        // Two misses are under the threshold of three.
+        let few = PeerRecord {
+            proposal_misses: views(&[11, 12]),
+            led: views(&[11, 12]),
+            ..PeerRecord::default()
+        };
+        assert_eq!(proposal_withholding(&few, &cfg(), 0), None);
+    }
+
+    #[test]
+    fn vote_withholding_needs_the_threshold_and_two_thirds_of_the_times_asked() {
+        let mut peer = PeerRecord {
+            vote_misses: views(&[4, 9]),
+            asked: views(&[4, 6, 9]),
+            ..PeerRecord::default()
+        };
+        assert!(vote_withholding(&peer, &cfg(), 0).is_some());
+        peer.asked = views(&[3, 4, 6, 9]);
+        assert_eq!(vote_withholding(&peer, &cfg(), 0), None);
+    }
+
+    #[test]
+    fn selective_connectivity_holds_only_for_a_peer_silent_to_this_host_all_window() {
+        let mut peer = PeerRecord {
+            selective_misses: views(&[20, 23, 26]),
+            led: views(&[20, 23, 26]),
+            ..PeerRecord::default()
+        };
+        assert!(selective_connectivity(&peer, &cfg(), 16).is_some());
+        // Heard from directly within the window: it is not shunning this host.
+        peer.last_heard_view = Some(18);
+        assert_eq!(selective_connectivity(&peer, &cfg(), 16), None);
+        // Heard from only before the window: still silent to it.
+        peer.last_heard_view = Some(15);
+        assert!(selective_connectivity(&peer, &cfg(), 16).is_some());
+    }
+
+    #[test]
+    fn flooding_needs_the_absolute_rate_and_an_outlier_among_the_peers() {
+        let rates = [0, 1, 60, 0];
+        assert_eq!(
+            flooding(60, &rates, &cfg(), 8, 40),
+            Some(Seen {
+                measured: 60,
+                first: 8,
+                last: 39
+            })
+        );
+        // Under the configured 50 per view.
+        assert_eq!(flooding(40, &[0, 1, 40, 0], &cfg(), 8, 40), None);
+        // Everyone sends as much: busy, not flooding.
+        assert_eq!(flooding(60, &[60, 61, 60, 59], &cfg(), 8, 40), None);
+    }
+
+    #[test]
+    fn timing_manipulation_needs_enough_peers_and_a_delay_past_the_margin_and_the_norm() {
+        let ms = |v: u64| Some(v * 1_000);
+        // Peer 3's proposals are 95 ms late where the network's median is 5.5 ms: 89 ms over.
+        let late = [vec![ms(5), ms(6), ms(5), ms(95)], vec![None; 4]];
+        assert_eq!(
+            timing_manipulation(3, &late, &cfg(), 0, 10),
+            Some(Seen {
+                measured: 89,
+                first: 0,
+                last: 9
+            })
+        );
+        assert_eq!(timing_manipulation(1, &late, &cfg(), 0, 10), None);
+        // Three sampled peers are too few to judge anyone.
+        let few = [vec![ms(5), ms(6), None, ms(95)], vec![None; 4]];
+        assert_eq!(timing_manipulation(3, &few, &cfg(), 0, 10), None);
+        // 15 ms over the norm is under the configured 20 ms margin.
+        let slight = [vec![ms(5), ms(6), ms(5), ms(20)], vec![None; 4]];
+        assert_eq!(timing_manipulation(3, &slight, &cfg(), 0, 10), None);
     }
 }
