@@ -234,6 +234,19 @@ impl Default for RelayerConfig {
     }
 }
 
+impl MonitoringConfig {
+    /// Whether a sample is due at `now_us`, the last one having been taken at `last_us`: at
+    /// most one per `sample_interval_ms`. Records `now_us` as the last when it is.
+    pub fn sample_due(&self, last_us: &mut Option<u64>, now_us: u64) -> bool {
+        let interval = self.sample_interval_ms.max(1).saturating_mul(1_000);
+        let due = last_us.is_none_or(|last| now_us.saturating_sub(last) >= interval);
+        if due {
+            *last_us = Some(now_us);
+        }
+        due
+    }
+}
+
 impl Default for MonitoringConfig {
     fn default() -> Self {
         Self {

@@ -540,17 +540,11 @@ impl ValidatorHost {
 
     /// Takes a health sample at `now_us`, once per `monitoring.sample_interval_ms`.
     pub fn sample(&mut self, now_us: u64) {
-        let interval = self
+        if self
             .cfg
             .monitoring
-            .sample_interval_ms
-            .max(1)
-            .saturating_mul(1_000);
-        if self
-            .last_sample_us
-            .is_none_or(|last| now_us.saturating_sub(last) >= interval)
+            .sample_due(&mut self.last_sample_us, now_us)
         {
-            self.last_sample_us = Some(now_us);
             self.refresh_set_health();
             self.monitor.sample(now_us / 1_000);
         }

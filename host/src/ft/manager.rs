@@ -1095,18 +1095,12 @@ impl<L: ChainLink> FaultToleranceManager for WardenManager<L> {
 
     fn tick(&mut self, now_us: u64) -> TickReport {
         self.advance(now_us);
-        let interval = self
+        if self
             .host
             .config()
             .monitoring
-            .sample_interval_ms
-            .max(1)
-            .saturating_mul(1_000);
-        if self
-            .last_refresh_us
-            .is_none_or(|last| now_us.saturating_sub(last) >= interval)
+            .sample_due(&mut self.last_refresh_us, now_us)
         {
-            self.last_refresh_us = Some(now_us);
             self.refresh_isolated();
         }
         self.host.sample(now_us);
@@ -1343,13 +1337,16 @@ mod tests {
         assert_eq!(queued.witnesses.len(), 2);
         assert_eq!(m.relayer().pending_len(), 1);
         assert_eq!(m.get_fault_tolerance_status(0).pending_accusations, 0);
-        // Late co-signatures find nothing collecting.
+        // A late co-signature changes nothing; one for an accusation never made is refused.
         let w2 = witness(2, &m);
+        assert_eq!(m.add_cosignature(&a, w2).expect("late"), None);
+        assert_eq!(m.host().stats().late_cosignatures, 1);
+        let never = Accusation { accused: 2, ..a };
         assert!(matches!(
-            m.add_cosignature(&a, w2),
-            Err(FaultError::Accusation(
-                AccusationError::UnknownAccusation { .. }
-            ))
+            m.add_cosignature(&never, witness(1, &m)),
+            Err(FaultError::Accusation(AccusationError::UnknownAccusation {
+                accused: 2
+            }))
         ));
     }
 
