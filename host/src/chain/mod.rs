@@ -68,6 +68,81 @@ fn storage<E: std::fmt::Display>(e: E) -> SubmitError {
     SubmitError::Storage(e.to_string())
 }
 
+/// The result of a chain operation.
+pub type Result<T, E = ChainError> = std::result::Result<T, E>;
+
+/// Why a chain operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// `init` was given a directory that already holds a chain.
+    #[error("{0} already holds a chain")]
+    AlreadyExists(PathBuf),
+    /// `open` was given a directory that holds no chain.
+    #[error("{0} holds no chain (run `warden chain init` first)")]
+    NoChain(PathBuf),
+    /// Another process has the chain open.
+    #[error(
+        "{0} is open in another process (a running `warden chain serve`?): use --node to talk to it"
+    )]
+    InUse(PathBuf),
+    /// The module refused the genesis.
+    #[error("the module refused the genesis: {0}")]
+    GenesisRefused(String),
+    /// A transaction to sign and submit is too large for an envelope.
+    #[error("the payload is too large for a transaction")]
+    PayloadTooLarge,
+    /// The stored data contradicts itself (a missing or mislabelled block or record, a state
+    /// that does not match its root, an undecodable value).
+    #[error("the chain's data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The database or the file system failed.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// A submitted transaction was refused.
+    #[error(transparent)]
+    Submit(#[from] SubmitError),
+    /// The executor or another part failed.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+macro_rules! storage_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ChainError {
+            fn from(e: $t) -> Self {
+                ChainError::Storage(e.to_string())
+            }
+        }
+    )*};
+}
+storage_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<std::io::Error> for ChainError {
+    fn from(e: std::io::Error) -> Self {
+        // Borsh reports undecodable stored values as I/O errors.
+        ChainError::Corrupt(e.to_string())
+    }
+}
+
+/// `Err(Corrupt(why))` unless `ok`.
+fn consistent(ok: bool, why: impl FnOnce() -> String) -> Result<(), ChainError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ChainError::Corrupt(why()))
+    }
+}
+
+fn missing(what: String) -> ChainError {
+    ChainError::Corrupt(what)
+}
+
 /// A chain in a data directory.
 pub struct Chain {
     dir: PathBuf,
@@ -90,7 +165,7 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-fn executor(dir: &Path, genesis: &GenesisFile) -> anyhow::Result<Executor> {
+fn executor(dir: &Path, genesis: &GenesisFile) -> Result<Executor> {
     Executor::cached(
         ExecutorConfig {
             fuel_per_call: genesis.runtime.fuel_per_tx,
@@ -99,17 +174,20 @@ fn executor(dir: &Path, genesis: &GenesisFile) -> anyhow::Result<Executor> {
         },
         &dir.join(CACHE_DIR),
     )
+    .map_err(ChainError::from)
 }
 
 impl Chain {
     /// Creates a data directory from a genesis file: runs the module's initialisation and
     /// commits the genesis block (height 0). Refuses a directory that already holds a chain.
-    pub fn init(genesis: &GenesisFile, dir: &Path) -> anyhow::Result<Self> {
+    pub fn init(genesis: &GenesisFile, dir: &Path) -> Result<Self> {
         let module_genesis = genesis.module_genesis()?;
         std::fs::create_dir_all(dir)
-            .map_err(|e| anyhow::anyhow!("creating {}: {e}", dir.display()))?;
+            .map_err(|e| ChainError::Storage(format!("creating {}: {e}", dir.display())))?;
         let db_path = dir.join(DB_FILE);
-        anyhow::ensure!(!db_path.exists(), "{} already holds a chain", dir.display());
+        if db_path.exists() {
+            return Err(ChainError::AlreadyExists(dir.to_path_buf()));
+        }
         let exec = executor(dir, genesis)?;
         let mut state = BlockState::default();
         let ctx = BlockContext {
@@ -118,7 +196,7 @@ impl Chain {
         };
         let outcome = exec.init(&mut state, ctx, &module_genesis);
         if let Err(e) = &outcome.result {
-            anyhow::bail!("the module refused the genesis: {e}");
+            return Err(ChainError::GenesisRefused(e.to_string()));
         }
         let text = genesis.to_toml()?;
         let mut tree = MemoryNodes::new();
@@ -157,7 +235,7 @@ impl Chain {
         }
         txn.commit()?;
         std::fs::write(dir.join(GENESIS_FILE), text)
-            .map_err(|e| anyhow::anyhow!("writing the genesis copy: {e}"))?;
+            .map_err(|e| ChainError::Storage(format!("writing the genesis copy: {e}")))?;
         let mempool = Mempool::new(genesis.runtime.mempool_capacity as usize);
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -171,50 +249,47 @@ impl Chain {
     }
 
     /// Opens a data directory written by [`Chain::init`], resuming from its last block.
-    pub fn open(dir: &Path) -> anyhow::Result<Self> {
+    pub fn open(dir: &Path) -> Result<Self> {
         let db_path = dir.join(DB_FILE);
-        anyhow::ensure!(
-            db_path.exists(),
-            "{} holds no chain (run `warden chain init` first)",
-            dir.display()
-        );
+        if !db_path.exists() {
+            return Err(ChainError::NoChain(dir.to_path_buf()));
+        }
         let db = Database::open(&db_path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => anyhow::anyhow!(
-                "{} is open in another process (a running `warden chain serve`?): \
-                 use --node to talk to it",
-                dir.display()
-            ),
-            e => anyhow::anyhow!("opening {}: {e}", db_path.display()),
+            redb::DatabaseError::DatabaseAlreadyOpen => ChainError::InUse(dir.to_path_buf()),
+            e => ChainError::Storage(format!("opening {}: {e}", db_path.display())),
         })?;
         let (genesis, head) = {
             let txn = db.begin_read()?;
             let meta = txn.open_table(META)?;
             let text = meta
                 .get(META_GENESIS)?
-                .ok_or_else(|| anyhow::anyhow!("the database has no genesis"))?
+                .ok_or_else(|| missing("the database has no genesis".into()))?
                 .value()
                 .to_vec();
-            let genesis = GenesisFile::parse(&String::from_utf8(text)?)?;
+            let text = String::from_utf8(text)
+                .map_err(|_| missing("the stored genesis is not UTF-8".into()))?;
+            let genesis = GenesisFile::parse(&text)?;
             let head = read_u64(
                 meta.get(META_HEAD)?
-                    .ok_or_else(|| anyhow::anyhow!("the database has no head"))?
+                    .ok_or_else(|| missing("the database has no head".into()))?
                     .value(),
             )?;
             let blocks = txn.open_table(BLOCKS)?;
             let block: Block = borsh::from_slice(
                 blocks
                     .get(head)?
-                    .ok_or_else(|| anyhow::anyhow!("the head block {head} is missing"))?
+                    .ok_or_else(|| missing(format!("the head block {head} is missing")))?
                     .value(),
             )?;
             (genesis, block.header)
         };
         let tree = rebuild_tree(&db)?;
-        anyhow::ensure!(
-            tree_root(&tree) == head.state_root,
-            "the stored state does not match the state root of block {}",
-            head.height
-        );
+        consistent(tree_root(&tree) == head.state_root, || {
+            format!(
+                "the stored state does not match the state root of block {}",
+                head.height
+            )
+        })?;
         let exec = executor(dir, &genesis)?;
         let mempool = Mempool::new(genesis.runtime.mempool_capacity as usize);
         Ok(Self {
@@ -254,14 +329,14 @@ impl Chain {
     }
 
     /// The next nonce `sender` must use (committed transactions only).
-    pub fn next_nonce(&self, sender: &PublicKey) -> anyhow::Result<u64> {
+    pub fn next_nonce(&self, sender: &PublicKey) -> Result<u64> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(NONCES)?;
         Ok(table.get(&sender.0[..])?.map_or(0, |v| v.value()))
     }
 
     /// The next nonce `sender` may queue: after its committed and waiting transactions.
-    pub fn next_free_nonce(&self, sender: &PublicKey) -> anyhow::Result<u64> {
+    pub fn next_free_nonce(&self, sender: &PublicKey) -> Result<u64> {
         let mut nonce = self.next_nonce(sender)?;
         while self.mempool.has_slot(sender, nonce) {
             nonce += 1;
@@ -297,12 +372,12 @@ impl Chain {
 
     /// Executes the mempool's transactions (up to the block limit) at `time` (never before the
     /// parent's) and commits the block atomically. Produces an empty block when none wait.
-    pub fn produce_block(&mut self, time: u64) -> anyhow::Result<Header> {
+    pub fn produce_block(&mut self, time: u64) -> Result<Header> {
         let height = self
             .head
             .height
             .checked_add(1)
-            .ok_or_else(|| anyhow::anyhow!("height overflow"))?;
+            .ok_or_else(|| missing("the height overflows".into()))?;
         let time = time.max(self.head.time);
         let read = self.db.begin_read()?;
         let snapshot = Arc::new(read.open_table(STATE)?);
@@ -337,10 +412,13 @@ impl Chain {
                 self.exec
                     .execute(&mut state, ctx, Some(sender), p.envelope.payload.as_bytes());
             if let Some(e) = state.failed.get() {
-                anyhow::bail!("reading the state failed during block {height}: {e}");
+                return Err(ChainError::Storage(format!(
+                    "reading the state failed during block {height}: {e}"
+                )));
             }
             let result = TxResult::from_outcome(outcome);
-            let index = u32::try_from(records.len())?;
+            let index = u32::try_from(records.len())
+                .map_err(|_| missing("too many transactions in a block".into()))?;
             new_nonces.push((sender, next + 1));
             records.push(TxRecord {
                 hash: p.hash,
@@ -357,8 +435,9 @@ impl Chain {
         drop(read);
         // The tree is updated in memory first; if the block then fails to commit, it is
         // rebuilt from the committed state so that it never runs ahead of the database.
-        let committed =
-            root::update(&mut self.tree, &tree_changes(&changes)).and_then(|state_root| {
+        let committed = root::update(&mut self.tree, &tree_changes(&changes))
+            .map_err(ChainError::from)
+            .and_then(|state_root| {
                 self.commit_block(height, time, state_root, &changes, records, new_nonces)
             });
         match committed {
@@ -382,7 +461,7 @@ impl Chain {
         changes: &std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>>,
         records: Vec<TxRecord>,
         new_nonces: Vec<(PublicKey, u64)>,
-    ) -> anyhow::Result<Header> {
+    ) -> Result<Header> {
         let tx_hashes: Vec<Hash> = records.iter().map(|r| r.hash).collect();
         let result_hashes: Vec<Hash> = records.iter().map(|r| r.result.hash()).collect();
         let txn = self.db.begin_write()?;
@@ -427,7 +506,7 @@ impl Chain {
     }
 
     /// The block at `height`.
-    pub fn block(&self, height: u64) -> anyhow::Result<Option<Block>> {
+    pub fn block(&self, height: u64) -> Result<Option<Block>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(BLOCKS)?;
         let Some(bytes) = table.get(height)? else {
@@ -437,7 +516,7 @@ impl Chain {
     }
 
     /// A committed transaction's record.
-    pub fn tx(&self, hash: &Hash) -> anyhow::Result<Option<TxRecord>> {
+    pub fn tx(&self, hash: &Hash) -> Result<Option<TxRecord>> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(TXS)?;
         let Some(bytes) = table.get(&hash[..])? else {
@@ -447,7 +526,7 @@ impl Chain {
     }
 
     /// Answers a borsh `Query` against the last committed state.
-    pub fn query(&self, query: &[u8]) -> anyhow::Result<CallOutcome> {
+    pub fn query(&self, query: &[u8]) -> Result<CallOutcome> {
         let txn = self.db.begin_read()?;
         let mut state = BlockState::new(Arc::new(txn.open_table(STATE)?));
         let ctx = BlockContext {
@@ -456,24 +535,28 @@ impl Chain {
         };
         let outcome = self.exec.query(&mut state, ctx, query);
         if let Some(e) = state.failed.get() {
-            anyhow::bail!("reading the state failed: {e}");
+            return Err(ChainError::Storage(format!(
+                "reading the state failed: {e}"
+            )));
         }
         Ok(outcome)
     }
 
     /// A value of the module's state.
-    pub fn state_value(&self, key: &[u8]) -> anyhow::Result<Option<Vec<u8>>> {
+    pub fn state_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
         let state = BlockState::new(Arc::new(txn.open_table(STATE)?));
         let value = state.get(key);
         if let Some(e) = state.failed.get() {
-            anyhow::bail!("reading the state failed: {e}");
+            return Err(ChainError::Storage(format!(
+                "reading the state failed: {e}"
+            )));
         }
         Ok(value)
     }
 
     /// Number of entries in the module's state.
-    pub fn state_len(&self) -> anyhow::Result<u64> {
+    pub fn state_len(&self) -> Result<u64> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(STATE)?.len()?)
     }
@@ -483,7 +566,7 @@ impl Chain {
     /// its record and the block's roots match them, and the state root recomputed from
     /// scratch over the stored state equals the head's and the tree in memory's. Returns the
     /// number of blocks checked.
-    pub fn verify_integrity(&self) -> anyhow::Result<u64> {
+    pub fn verify_integrity(&self) -> Result<u64> {
         let txn = self.db.begin_read()?;
         let blocks = txn.open_table(BLOCKS)?;
         let txs = txn.open_table(TXS)?;
@@ -493,43 +576,43 @@ impl Chain {
             let block: Block = borsh::from_slice(
                 blocks
                     .get(height)?
-                    .ok_or_else(|| anyhow::anyhow!("block {height} is missing"))?
+                    .ok_or_else(|| missing(format!("block {height} is missing")))?
                     .value(),
             )?;
-            anyhow::ensure!(block.header.height == height, "block {height} mislabelled");
-            anyhow::ensure!(
-                block.header.parent_hash == parent,
-                "block {height} does not chain to its parent"
-            );
+            consistent(block.header.height == height, || {
+                format!("block {height} mislabelled")
+            })?;
+            consistent(block.header.parent_hash == parent, || {
+                format!("block {height} does not chain to its parent")
+            })?;
             let mut results = Vec::with_capacity(block.txs.len());
             for (i, hash) in block.txs.iter().enumerate() {
                 let record: TxRecord = borsh::from_slice(
                     txs.get(&hash[..])?
-                        .ok_or_else(|| anyhow::anyhow!("block {height}: tx {i} has no record"))?
+                        .ok_or_else(|| missing(format!("block {height}: tx {i} has no record")))?
                         .value(),
                 )?;
-                anyhow::ensure!(
+                consistent(
                     record.height == height && record.index as usize == i,
-                    "block {height}: tx {i} recorded elsewhere"
-                );
+                    || format!("block {height}: tx {i} recorded elsewhere"),
+                )?;
                 results.push(record.result.hash());
             }
             tx_count += block.txs.len() as u64;
-            anyhow::ensure!(
-                merkle_root(&block.txs) == block.header.tx_root,
-                "block {height}: tx root"
-            );
-            anyhow::ensure!(
-                merkle_root(&results) == block.header.results_root,
-                "block {height}: results root"
-            );
+            consistent(merkle_root(&block.txs) == block.header.tx_root, || {
+                format!("block {height}: tx root")
+            })?;
+            consistent(merkle_root(&results) == block.header.results_root, || {
+                format!("block {height}: results root")
+            })?;
             parent = block.header.hash();
         }
-        anyhow::ensure!(
-            blocks.get(self.head.height + 1)?.is_none(),
-            "a block past the head is stored"
-        );
-        anyhow::ensure!(txs.len()? == tx_count, "transaction records outside blocks");
+        consistent(blocks.get(self.head.height + 1)?.is_none(), || {
+            "a block past the head is stored".into()
+        })?;
+        consistent(txs.len()? == tx_count, || {
+            "transaction records outside blocks".into()
+        })?;
         let state = txn.open_table(STATE)?;
         let mut entries = Vec::new();
         for entry in state.iter()? {
@@ -537,14 +620,12 @@ impl Chain {
             entries.push((root::path_of(key.value()), root::value_hash(value.value())));
         }
         let scratch = root::root_of(entries)?;
-        anyhow::ensure!(
-            scratch == self.head.state_root,
-            "the state root recomputed from the state differs from the head's"
-        );
-        anyhow::ensure!(
-            tree_root(&self.tree) == scratch,
-            "the tree in memory differs from the state"
-        );
+        consistent(scratch == self.head.state_root, || {
+            "the state root recomputed from the state differs from the head's".into()
+        })?;
+        consistent(tree_root(&self.tree) == scratch, || {
+            "the tree in memory differs from the state".into()
+        })?;
         Ok(self.head.height + 1)
     }
 
@@ -553,11 +634,11 @@ impl Chain {
         &mut self,
         key: &ed25519_dalek::SigningKey,
         payload: Vec<u8>,
-    ) -> anyhow::Result<Hash> {
+    ) -> Result<Hash> {
         let sender = PublicKey(key.verifying_key().to_bytes());
         let nonce = self.next_free_nonce(&sender)?;
         let envelope = Envelope::sign(self.chain_id(), key, nonce, payload)
-            .ok_or_else(|| anyhow::anyhow!("payload too large"))?;
+            .ok_or(ChainError::PayloadTooLarge)?;
         Ok(self.submit(&envelope.encode())?)
     }
 }
@@ -569,7 +650,7 @@ fn tree_root(tree: &MemoryNodes) -> Hash {
 }
 
 /// The state tree of the committed state, built from scratch.
-fn rebuild_tree(db: &Database) -> anyhow::Result<MemoryNodes> {
+fn rebuild_tree(db: &Database) -> Result<MemoryNodes> {
     let txn = db.begin_read()?;
     let state = txn.open_table(STATE)?;
     let mut changes = Vec::new();
@@ -598,10 +679,10 @@ fn tree_changes(
     out
 }
 
-fn read_u64(bytes: &[u8]) -> anyhow::Result<u64> {
+fn read_u64(bytes: &[u8]) -> Result<u64> {
     let bytes: [u8; 8] = bytes
         .try_into()
-        .map_err(|_| anyhow::anyhow!("a stored integer of {} bytes", bytes.len()))?;
+        .map_err(|_| missing(format!("a stored integer of {} bytes", bytes.len())))?;
     Ok(u64::from_le_bytes(bytes))
 }
 
@@ -615,4 +696,36 @@ pub fn now_ms() -> u64 {
 /// Whether a status means the transaction changed the state.
 pub fn succeeded(status: &TxStatus) -> bool {
     matches!(status, TxStatus::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkit::TestNetwork;
+
+    #[test]
+    fn opening_nothing_initialising_twice_and_opening_twice_are_named_errors() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("data");
+        assert!(matches!(Chain::open(&data), Err(ChainError::NoChain(d)) if d == data));
+        let genesis = GenesisFile::from_network(&TestNetwork::new(7, 4), 0);
+        let chain = Chain::init(&genesis, &data).expect("a new chain");
+        assert!(matches!(
+            Chain::init(&genesis, &data),
+            Err(ChainError::AlreadyExists(d)) if d == data
+        ));
+        assert!(matches!(Chain::open(&data), Err(ChainError::InUse(d)) if d == data));
+        drop(chain);
+        let reopened = Chain::open(&data).expect("reopens once closed");
+        assert_eq!(reopened.verify_integrity().expect("consistent"), 1);
+    }
+
+    #[test]
+    fn a_genesis_the_module_refuses_is_genesis_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut genesis = GenesisFile::from_network(&TestNetwork::new(7, 4), 0);
+        genesis.config.retention_epochs = 0;
+        let err = Chain::init(&genesis, dir.path()).expect_err("retention 0 is invalid");
+        assert!(matches!(err, ChainError::GenesisRefused(_)), "{err}");
+    }
 }

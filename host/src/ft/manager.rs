@@ -1342,8 +1342,9 @@ mod tests {
         assert_eq!(m.add_cosignature(&a, w2).expect("late"), None);
         assert_eq!(m.host().stats().late_cosignatures, 1);
         let never = Accusation { accused: 2, ..a };
+        let w1 = witness(1, &m);
         assert!(matches!(
-            m.add_cosignature(&never, witness(1, &m)),
+            m.add_cosignature(&never, w1),
             Err(FaultError::Accusation(AccusationError::UnknownAccusation {
                 accused: 2
             }))

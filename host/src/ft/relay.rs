@@ -35,7 +35,7 @@ use warden_module::validators::ValidatorSet;
 use crate::chain::block::TxStatus;
 use crate::chain::client::Client;
 use crate::chain::envelope::Envelope;
-use crate::chain::{Chain, SubmitError};
+use crate::chain::{Chain, ChainError, SubmitError};
 use crate::ft::config::RelayerConfig;
 
 /// An item's id: SHA-256 of its payload.
@@ -550,8 +550,10 @@ impl Submitter for EmbeddedSubmitter<'_> {
     fn submit(&mut self, payload: &[u8]) -> Result<TxRef, SubmitFailure> {
         match self.chain.submit_signed(&self.key, payload.to_vec()) {
             Ok(hash) => Ok(TxRef { hash }),
-            Err(e) => Err(match e.downcast_ref::<SubmitError>() {
-                Some(SubmitError::Envelope(_)) => SubmitFailure::Permanent(e.to_string()),
+            Err(e) => Err(match &e {
+                ChainError::Submit(SubmitError::Envelope(_)) | ChainError::PayloadTooLarge => {
+                    SubmitFailure::Permanent(e.to_string())
+                }
                 _ => SubmitFailure::Transient(format!("{e:#}")),
             }),
         }
