@@ -10,6 +10,8 @@
 //! - [`config`]: [`FaultToleranceConfig`], read from `warden.toml`, and the module
 //!   configuration of the chains Warden creates.
 //! - [`detect`]: the [`ByzantineDetector`]: Tier 1 conflict index and Tier 2 windows.
+//! - [`forensics`]: after a fork, the culprits holding more than a third of the power, from
+//!   certificates alone.
 //! - [`host`]: the [`ValidatorHost`]: inputs with the time, outputs as actions.
 //! - [`wire`]: the host-to-host messages and their bounded encoding.
 //! - [`recovery`]: stuck views, partitions, checkpoints.
@@ -22,6 +24,7 @@
 
 pub mod config;
 pub mod detect;
+pub mod forensics;
 pub mod host;
 pub mod metrics;
 pub mod monitor;
