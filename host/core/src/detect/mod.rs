@@ -197,8 +197,14 @@ impl ByzantineDetector {
                 } else if let Some(t2) = self.tier2.as_mut() {
                     t2.on_junk(from);
                 }
+                if let Message::Proposal(p) = &signed.message {
+                    self.tier1_certificate(&p.justify, verifier, out);
+                }
             }
-            Observed::Certificate(cert) => self.tier2_certificate(Some(from), cert, verifier),
+            Observed::Certificate(cert) => {
+                self.tier2_certificate(Some(from), cert, verifier);
+                self.tier1_certificate(cert, verifier, out);
+            }
             Observed::Junk => {
                 if let Some(t2) = self.tier2.as_mut() {
                     t2.on_junk(from);
@@ -247,6 +253,36 @@ impl ByzantineDetector {
         self.tier1_observe(signed, verifier, out);
     }
 
+    /// A certificate from a peer (not necessarily received from its signers): only its votes
+    /// are looked at, by the Tier 1 index, as after a fork when hosts exchange what they hold.
+    pub fn observe_shared_certificate(
+        &mut self,
+        cert: &Certificate,
+        verifier: &impl Verifier,
+        out: &mut Vec<Finding>,
+    ) {
+        self.observed += 1;
+        if self.cfg.byzantine_detection_enabled {
+            self.tier1_certificate(cert, verifier, out);
+        }
+    }
+
+    /// Tier 1 over the votes inside a certificate of a kept epoch.
+    fn tier1_certificate(
+        &mut self,
+        cert: &Certificate,
+        verifier: &impl Verifier,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(epoch) = self.epochs.get(&cert.epoch) else {
+            return;
+        };
+        let mut evidence = Vec::new();
+        self.tier1
+            .observe_certificate(cert, epoch, self.view, verifier, &mut evidence);
+        push_evidence(evidence, out);
+    }
+
     /// Tier 1 over one signed message of a kept epoch; confirmed evidence becomes findings.
     fn tier1_observe(
         &mut self,
@@ -260,14 +296,7 @@ impl ByzantineDetector {
         let mut evidence = Vec::new();
         self.tier1
             .observe(signed, epoch, self.view, verifier, &mut evidence);
-        for e in evidence {
-            if let Ok(offence) = e.offence() {
-                out.push(Finding::Evidence {
-                    offence,
-                    evidence: e,
-                });
-            }
-        }
+        push_evidence(evidence, out);
     }
 
     /// Whether this host would co-sign `accusation`: it saw the same behaviour itself.
@@ -303,6 +332,17 @@ impl ByzantineDetector {
     /// Messages in the Tier 1 index.
     pub fn indexed(&self) -> usize {
         self.tier1.len()
+    }
+}
+
+fn push_evidence(evidence: Vec<Evidence>, out: &mut Vec<Finding>) {
+    for e in evidence {
+        if let Ok(offence) = e.offence() {
+            out.push(Finding::Evidence {
+                offence,
+                evidence: e,
+            });
+        }
     }
 }
 
@@ -469,5 +509,63 @@ mod tests {
                 "down {from}..={to}: {found:?}"
             );
         }
+    }
+
+    fn tier1_findings(certificates: &[Certificate], net: &TestNetwork) -> Vec<Evidence> {
+        let mut det = ByzantineDetector::new(3, DetectionConfig::default());
+        det.start_epoch(net.chain_id, net.set(), net.schedule());
+        det.on_view(0, 6, &mut Vec::new());
+        let mut out = Vec::new();
+        for cert in certificates {
+            det.observe(1, 2, Observed::Certificate(cert), &Ed25519Strict, &mut out);
+        }
+        out.into_iter()
+            .filter_map(|f| match f {
+                Finding::Evidence { evidence, .. } => Some(evidence),
+                Finding::Suspicion(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn votes_inside_certificates_of_two_branches_prove_lock_violations() {
+        let net = TestNetwork::new(5, 4);
+        // Validators 0, 1, 2 lock on block 1 at view 2; 0, 1, 3 later vote at view 4 for a
+        // block justified below it.
+        let c2 = net.certificate(CertificateKind::Vote2, 2, [1; 32], 0, &[0, 1, 2]);
+        let qc = net.certificate(CertificateKind::Vote, 4, [2; 32], 0, &[0, 1, 3]);
+        for order in [[c2.clone(), qc.clone()], [qc, c2]] {
+            let found = tier1_findings(&order, &net);
+            let offenders: Vec<OperatorId> = found
+                .iter()
+                .filter(|e| matches!(e, Evidence::LockViolation { .. }))
+                .map(|e| e.offence().expect("confirmed").operator)
+                .collect();
+            assert_eq!(offenders, vec![0, 1], "{found:?}");
+        }
+    }
+
+    #[test]
+    fn two_certificates_of_one_view_for_different_blocks_prove_double_votes() {
+        let net = TestNetwork::new(5, 4);
+        let a = net.certificate(CertificateKind::Vote2, 3, [1; 32], 0, &[0, 1, 2]);
+        let b = net.certificate(CertificateKind::Vote2, 3, [2; 32], 0, &[1, 2, 3]);
+        let found = tier1_findings(&[a, b], &net);
+        let offenders: Vec<OperatorId> = found
+            .iter()
+            .map(|e| e.offence().expect("confirmed").operator)
+            .collect();
+        assert_eq!(offenders, vec![1, 2], "{found:?}");
+    }
+
+    #[test]
+    fn a_certificate_that_does_not_verify_lends_its_votes_to_no_evidence() {
+        let net = TestNetwork::new(5, 4);
+        let c2 = net.certificate(CertificateKind::Vote2, 3, [1; 32], 0, &[0, 1, 2]);
+        let mut forged = net.certificate(CertificateKind::Vote2, 3, [2; 32], 0, &[0, 1, 2]);
+        let mut parts = forged.signatures.to_vec();
+        parts[2].signature = Signature([9; 64]);
+        forged.signatures = warden_module::codec::BoundedVec::new(parts).expect("small");
+        assert!(tier1_findings(&[c2, forged], &net).is_empty());
     }
 }

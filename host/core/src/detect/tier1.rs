@@ -20,6 +20,7 @@ use warden_module::wire::{
 };
 
 use super::EpochView;
+use crate::forensics::part_message;
 
 /// Views behind the host's view that stay indexed.
 pub const INDEX_VIEWS_BEHIND: u64 = 256;
@@ -31,6 +32,12 @@ const MAX_REPORTED: usize = 4_096;
 const MAX_HEADERS: usize = 1_024;
 /// Certificates remembered as verified.
 const MAX_VERIFIED_CERTS: usize = 256;
+/// Certificates remembered as already taken apart into their votes.
+const MAX_INGESTED_CERTS: usize = 512;
+
+/// What identifies a certificate's votes: two certificates with the same key and as many
+/// signers carry the same signed messages (a timeout certificate's locks aside).
+type CertKey = (u8, u64, u64, Hash, u64, usize);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Slot {
@@ -60,6 +67,8 @@ pub struct Tier1Stats {
     pub evidence: u64,
     /// Messages ignored: unknown epoch or signer, or outside the window.
     pub ignored: u64,
+    /// Certificates whose votes were indexed as signed messages.
+    pub certificates: u64,
 }
 
 /// The Tier 1 detector.
@@ -73,6 +82,8 @@ pub struct Tier1 {
     headers: BTreeMap<Hash, BlockHeader>,
     header_order: std::collections::VecDeque<Hash>,
     verified_certs: std::collections::VecDeque<Certificate>,
+    ingested_certs: BTreeSet<CertKey>,
+    ingested_order: std::collections::VecDeque<CertKey>,
     /// Work counters.
     pub stats: Tier1Stats,
 }
@@ -348,6 +359,57 @@ impl Tier1 {
         };
         if let Confirmed::Evidence(e) = self.confirm(candidate, epoch, verifier) {
             out.push(e);
+        }
+    }
+
+    /// Indexes the votes inside a certificate as the signed messages they are: each
+    /// `(signer, lock_view, signature)` entry is a `Vote`, `Vote2` or `Timeout` its signer
+    /// signed, so a certificate of one branch and one of another prove double votes and lock
+    /// violations like the votes themselves. Only a certificate of `epoch` that verifies (once,
+    /// and remembered) is taken apart: a forged one could otherwise fill the index with entries
+    /// that cost a signature check each to dislodge.
+    pub fn observe_certificate(
+        &mut self,
+        cert: &Certificate,
+        epoch: &EpochView,
+        view: u64,
+        verifier: &impl Verifier,
+        out: &mut Vec<Evidence>,
+    ) {
+        if cert.is_genesis() || cert.epoch != epoch.set.epoch {
+            return;
+        }
+        let key = (
+            cert.kind as u8,
+            cert.epoch,
+            cert.view,
+            cert.block_hash,
+            cert.justify_view,
+            cert.signatures.len(),
+        );
+        if self.ingested_certs.contains(&key)
+            || cert.view.saturating_add(INDEX_VIEWS_BEHIND) < view
+            || cert.view > view.saturating_add(INDEX_VIEWS_AHEAD)
+        {
+            return;
+        }
+        if certificate_shape(cert, &epoch.set).is_some()
+            || self
+                .certificate_signatures(cert, &epoch.set, epoch.chain_id, verifier)
+                .is_some()
+        {
+            return;
+        }
+        if self.ingested_order.len() >= MAX_INGESTED_CERTS {
+            if let Some(old) = self.ingested_order.pop_front() {
+                self.ingested_certs.remove(&old);
+            }
+        }
+        self.ingested_certs.insert(key);
+        self.ingested_order.push_back(key);
+        self.stats.certificates += 1;
+        for part in cert.signatures.iter() {
+            self.observe(&part_message(cert, part), epoch, view, verifier, out);
         }
     }
 
