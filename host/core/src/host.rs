@@ -26,14 +26,19 @@ use warden_module::msg::Msg;
 use warden_module::schedule::LeaderSchedule;
 use warden_module::validators::ValidatorSet;
 use warden_module::wire::{
-    Certificate, CertificateKind, Message, OperatorId, Signature, SignedMessage,
+    BlockHeader, Certificate, CertificateKind, Hash, Message, OperatorId, Signature, SignedMessage,
 };
 
 use super::config::FaultToleranceConfig;
 use super::detect::{ByzantineDetector, DetectorStats, Finding, Observed, Suspicion};
+use super::forensics::{
+    prove_fork, CertificateLog, ForkProof, DEFAULT_LOG_CERTIFICATES, DEFAULT_LOG_HEADERS,
+};
 use super::monitor::{HealthMonitor, HealthReport, ValidatorSetHealth};
 use super::recovery::{Checkpoint, PartitionInfo, StuckView, StuckViewDetector};
-use super::wire::HostMessage;
+use super::wire::{
+    HostMessage, MAX_BRANCH_CERTIFICATES, MAX_BRANCH_HEADERS, MAX_HOST_MESSAGE_BYTES,
+};
 
 /// Accusations collecting co-signatures at once (the oldest is dropped beyond).
 pub const MAX_PENDING_ACCUSATIONS: usize = 256;
@@ -41,6 +46,19 @@ pub const MAX_PENDING_ACCUSATIONS: usize = 256;
 pub const FORWARD_VIEWS: usize = 4;
 /// Views whose entry time a host remembers (to date a suspicion's window).
 const ENTERED_VIEWS: usize = 512;
+/// Committed heights a host remembers (to notice a commit that conflicts with an earlier one).
+const COMMITTED_HEIGHTS: usize = 1_024;
+/// Branch messages a host reads from one peer in an epoch: a whole log's worth.
+pub const MAX_BRANCH_MESSAGES: u32 = DEFAULT_LOG_CERTIFICATES as u32 + 1;
+/// Forks a host remembers as proven in one epoch.
+const MAX_PROVEN_FORKS: usize = 64;
+
+fn branch(headers: Vec<BlockHeader>, certificates: Vec<Certificate>) -> HostMessage {
+    HostMessage::Branch {
+        headers: BoundedVec::new(headers).unwrap_or_default(),
+        certificates: BoundedVec::new(certificates).unwrap_or_default(),
+    }
+}
 
 /// The signature of `key` over `bytes`.
 pub fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
@@ -81,6 +99,8 @@ pub enum Detection {
     Suspicion(Suspicion),
     /// An accusation of this host's gathered enough co-signers.
     Witnessed(Accusation),
+    /// Two conflicting commits, and who is proven guilty of them.
+    Fork(ForkProof),
 }
 
 /// What the caller must do for the host.
@@ -216,6 +236,12 @@ pub struct HostStats {
     pub syncs: u64,
     /// Host messages from peers that could not be decoded.
     pub undecodable: u64,
+    /// Forks this host proved.
+    pub forks_proven: u64,
+    /// Times this host sent its branch to its peers after a fork.
+    pub branches_sent: u64,
+    /// Branch messages ignored: a peer's beyond [`MAX_BRANCH_MESSAGES`] in the epoch.
+    pub branches_ignored: u64,
     /// Refused accusations and co-signatures, by [`AccusationError::name`].
     pub refused: BTreeMap<&'static str, u64>,
 }
@@ -256,6 +282,11 @@ pub struct ValidatorHost {
     isolated_power: u64,
     partitioned: bool,
     last_sample_us: Option<u64>,
+    log: CertificateLog,
+    committed: BTreeMap<u64, Hash>,
+    branch_sent: bool,
+    branches_from: BTreeMap<OperatorId, u32>,
+    proven: BTreeSet<(Hash, Hash)>,
     stats: HostStats,
 }
 
@@ -297,6 +328,11 @@ impl ValidatorHost {
             isolated_power: 0,
             partitioned: false,
             last_sample_us: None,
+            log: CertificateLog::new(DEFAULT_LOG_CERTIFICATES, DEFAULT_LOG_HEADERS),
+            committed: BTreeMap::new(),
+            branch_sent: false,
+            branches_from: BTreeMap::new(),
+            proven: BTreeSet::new(),
             stats: HostStats::default(),
         }
     }
@@ -322,6 +358,10 @@ impl ValidatorHost {
         self.proposals.clear();
         self.certified.clear();
         self.entered.clear();
+        self.committed.clear();
+        self.branch_sent = false;
+        self.branches_from.clear();
+        self.proven.clear();
         self.refresh_set_health();
     }
 
@@ -340,6 +380,9 @@ impl ValidatorHost {
         let Some(epoch) = self.current_epoch() else {
             return;
         };
+        let mut findings = Vec::new();
+        self.detector
+            .observe(now_us, from, message, verifier, &mut findings);
         match message {
             Observed::Signed(s) => {
                 if let Message::Proposal(p) = &s.message {
@@ -349,24 +392,34 @@ impl ValidatorHost {
                             self.proposals.pop_first();
                         }
                     }
+                    if s.epoch == epoch {
+                        self.log.insert_header(&p.block);
+                        if self.detector.verified(&p.justify) {
+                            self.log.insert_certificate(&p.justify);
+                        }
+                    }
                 }
             }
             Observed::Certificate(c) => {
                 if c.kind != CertificateKind::Timeout && c.view + FORWARD_VIEWS as u64 > self.view {
                     self.certified.insert(c.view);
                 }
-                if c.kind == CertificateKind::Vote
+                // The detector verified it above (and remembers that); without detection the
+                // host checks it itself.
+                let valid =
+                    c.epoch == epoch && (self.detector.verified(c) || self.holds(c, verifier));
+                if valid {
+                    self.log.insert_certificate(c);
+                }
+                if valid
+                    && c.kind == CertificateKind::Vote
                     && self.lock.as_ref().is_none_or(|k| k.view < c.view)
-                    && self.holds(c, verifier)
                 {
                     self.lock = Some(c.clone());
                 }
             }
             Observed::Junk => {}
         }
-        let mut findings = Vec::new();
-        self.detector
-            .observe(now_us, from, message, verifier, &mut findings);
         self.handle(now_us, findings, out);
     }
 
@@ -421,7 +474,135 @@ impl ValidatorHost {
                     .observe_forwarded(signed, verifier, &mut findings);
                 self.handle(now_us, findings, out);
             }
+            HostMessage::Branch {
+                headers,
+                certificates,
+            } => self.on_branch(now_us, from, headers, certificates, verifier, out),
         }
+    }
+
+    /// A peer's branch after a fork: its certificates go to the Tier 1 index (each verified
+    /// first) and, with its headers, to the log forensics reads; if the log now holds two
+    /// conflicting commits, this host proves the fork and sends its own branch. At most
+    /// [`MAX_BRANCH_MESSAGES`] are read from one peer in an epoch.
+    fn on_branch(
+        &mut self,
+        now_us: u64,
+        from: OperatorId,
+        headers: &[BlockHeader],
+        certificates: &[Certificate],
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) {
+        let Some(epoch) = self.current_epoch() else {
+            return;
+        };
+        let count = self.branches_from.entry(from).or_default();
+        if *count >= MAX_BRANCH_MESSAGES {
+            // More than a whole log's worth from one peer this epoch: ignored, so that no
+            // peer can make this host redo forensics without end.
+            self.stats.branches_ignored += 1;
+            return;
+        }
+        *count += 1;
+        for header in headers {
+            self.log.insert_header(header);
+        }
+        let mut findings = Vec::new();
+        let mut new_commit = false;
+        for cert in certificates.iter().filter(|c| c.epoch == epoch) {
+            self.detector
+                .observe_shared_certificate(cert, verifier, &mut findings);
+            if self.detector.verified(cert) && self.log.insert_certificate(cert) {
+                new_commit |= cert.kind == CertificateKind::Vote2;
+            }
+        }
+        self.handle(now_us, findings, out);
+        // Only a commit new to the log can make a new fork.
+        if new_commit && !self.log.conflicting_commits().is_empty() {
+            self.on_fork(now_us, verifier, out);
+        }
+    }
+
+    /// A fork is known: send this host's branch to every peer (once an epoch) and prove
+    /// every conflicting pair of commits the log holds.
+    fn on_fork(&mut self, now_us: u64, verifier: &impl Verifier, out: &mut Vec<HostAction>) {
+        if !self.branch_sent {
+            self.branch_sent = true;
+            self.stats.branches_sent += 1;
+            for message in self.branch_messages() {
+                out.push(HostAction::Send {
+                    to: Peers::All,
+                    message,
+                });
+            }
+        }
+        let Some(epoch) = self.current_epoch() else {
+            return;
+        };
+        let Some(view) = self.detector.epoch_view(epoch).cloned() else {
+            return;
+        };
+        let pairs: Vec<(Certificate, Certificate)> = self
+            .log
+            .conflicting_commits()
+            .into_iter()
+            .filter(|(a, b)| !self.proven.contains(&(a.block_hash, b.block_hash)))
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect();
+        for (a, b) in pairs {
+            // A walk that misses a certificate is tried again when more arrive.
+            let Ok(proof) = prove_fork(&view, &self.log, &a, &b, verifier) else {
+                continue;
+            };
+            if self.proven.len() < MAX_PROVEN_FORKS {
+                self.proven.insert((a.block_hash, b.block_hash));
+            }
+            self.stats.forks_proven += 1;
+            let findings = proof
+                .culprits
+                .iter()
+                .filter_map(|(_, evidence)| {
+                    let offence = evidence.offence().ok()?;
+                    self.detector.claim(offence).then(|| Finding::Evidence {
+                        offence,
+                        evidence: evidence.clone(),
+                    })
+                })
+                .collect();
+            self.handle(now_us, findings, out);
+            out.push(HostAction::Detected(Detection::Fork(proof)));
+        }
+    }
+
+    /// The log as branch messages, each within the frame bound.
+    fn branch_messages(&self) -> Vec<HostMessage> {
+        let headers: Vec<BlockHeader> = self.log.headers().cloned().collect();
+        let header_start = headers.len().saturating_sub(MAX_BRANCH_HEADERS);
+        let mut messages = Vec::new();
+        let mut batch: Vec<Certificate> = Vec::new();
+        // Headers take at most 256 * 80 bytes of the first frame.
+        let mut size = MAX_BRANCH_HEADERS * 96;
+        let mut first = Some(headers[header_start..].to_vec());
+        for cert in self.log.certificates() {
+            let bytes = warden_module::codec::encode(cert).len();
+            if !batch.is_empty()
+                && (batch.len() == MAX_BRANCH_CERTIFICATES
+                    || size + bytes > MAX_HOST_MESSAGE_BYTES - 64)
+            {
+                messages.push(branch(
+                    first.take().unwrap_or_default(),
+                    std::mem::take(&mut batch),
+                ));
+                size = 0;
+            }
+            size += bytes;
+            batch.push(cert.clone());
+        }
+        if !batch.is_empty() || first.is_some() {
+            messages.push(branch(first.take().unwrap_or_default(), batch));
+        }
+        messages
     }
 
     /// The replica entered `view` at `now_us`: Tier 2 windows close (starting accusations when
@@ -458,10 +639,42 @@ impl ValidatorHost {
         self.handle(now_us, findings, out);
     }
 
-    /// The replica committed `height` at `now_us`.
-    pub fn on_commit(&mut self, now_us: u64, height: u64) {
+    /// The replica committed `block` at `now_us`; `height` counts over every epoch. A block
+    /// that conflicts with one committed earlier (another block at its height, or a parent
+    /// other than the block committed below it) is a fork: see [`ValidatorHost::on_branch`].
+    pub fn on_commit(
+        &mut self,
+        now_us: u64,
+        height: u64,
+        block: &BlockHeader,
+        verifier: &impl Verifier,
+        out: &mut Vec<HostAction>,
+    ) {
         self.stuck.on_commit(now_us, height);
         self.monitor.on_commit(now_us / 1_000, height);
+        let hash = self.log.insert_header(block);
+        let below = block.height.saturating_sub(1);
+        let conflicting = self
+            .committed
+            .get(&block.height)
+            .is_some_and(|h| *h != hash)
+            || (below > 0
+                && self
+                    .committed
+                    .get(&below)
+                    .is_some_and(|p| *p != block.parent_hash));
+        self.committed.entry(block.height).or_insert(hash);
+        while self.committed.len() > COMMITTED_HEIGHTS {
+            self.committed.pop_first();
+        }
+        if conflicting {
+            self.on_fork(now_us, verifier, out);
+        }
+    }
+
+    /// The certificates and headers this host holds, for forensics.
+    pub fn certificate_log(&self) -> &CertificateLog {
+        &self.log
     }
 
     /// A committed block with its double certificate, from the caller's block store: the host

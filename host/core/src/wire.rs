@@ -4,13 +4,18 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use warden_module::codec;
+use warden_module::codec::BoundedVec;
 use warden_module::error::Error as ModuleError;
 use warden_module::evidence::{Accusation, WitnessSignature};
 use warden_module::msg::MAX_TX_BYTES;
-use warden_module::wire::SignedMessage;
+use warden_module::wire::{BlockHeader, Certificate, SignedMessage};
 
 /// The largest encoded host message: a forwarded proposal is bounded like a transaction.
 pub const MAX_HOST_MESSAGE_BYTES: usize = MAX_TX_BYTES;
+/// Headers one [`HostMessage::Branch`] carries at most.
+pub const MAX_BRANCH_HEADERS: usize = 256;
+/// Certificates one [`HostMessage::Branch`] carries at most.
+pub const MAX_BRANCH_CERTIFICATES: usize = 64;
 
 /// A host-to-host message.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -22,6 +27,15 @@ pub enum HostMessage {
     /// The proposal this host saw in a view that failed, so that a leader who showed each
     /// half of the network a different block is caught.
     Forward(SignedMessage),
+    /// After a fork: block headers and verified certificates of the sender's branch, so that
+    /// the receiver's Tier 1 index and forensics see both branches. A large branch takes
+    /// several messages.
+    Branch {
+        /// Headers of recent blocks.
+        headers: BoundedVec<BlockHeader, MAX_BRANCH_HEADERS>,
+        /// Phase-1 and double certificates.
+        certificates: BoundedVec<Certificate, MAX_BRANCH_CERTIFICATES>,
+    },
 }
 
 impl HostMessage {

@@ -30,12 +30,13 @@ use warden_module::msg::{Msg, Query, QueryResponse};
 use warden_module::schedule::LeaderSchedule;
 use warden_module::state::IsolationState;
 use warden_module::validators::ValidatorSet;
-use warden_module::wire::{Certificate, OperatorId, SignedMessage};
+use warden_module::wire::{BlockHeader, Certificate, OperatorId, SignedMessage};
 
 use crate::chain::client::Client;
 use crate::chain::Chain;
 use crate::ft::config::{ConfigError, FaultToleranceConfig};
 use crate::ft::detect::{ByzantineDetector, DetectorStats, Observed, Suspicion};
+use crate::ft::forensics::ForkProof;
 use crate::ft::host::{AccusationError, Detection, HostAction, HostStats, Peers, ValidatorHost};
 use crate::ft::monitor::{Anomaly, FailurePrediction, HealthMonitor, HealthReport, HealthStatus};
 use crate::ft::recovery::{PartitionInfo, StuckView};
@@ -52,6 +53,8 @@ pub use crate::ft::host::{AccusationRequest, MAX_PENDING_ACCUSATIONS};
 pub const MAX_KEPT_EVIDENCE_PER_OPERATOR: usize = 16;
 /// Operators with kept evidence.
 pub const MAX_KEPT_OFFENDERS: usize = 1024;
+/// Fork proofs the manager keeps (the oldest goes first).
+pub const MAX_KEPT_FORKS: usize = 16;
 
 /// Why a manager operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -575,6 +578,7 @@ pub struct WardenManager<L: ChainLink> {
     link: L,
     relayer: EvidenceCollector,
     found: BTreeMap<OperatorId, Vec<Evidence>>,
+    forks: Vec<ForkProof>,
     partition: Option<PartitionInfo>,
     /// The chain's isolated operators at the last refresh, or why it could not be read.
     byzantine: std::result::Result<Vec<OperatorId>, String>,
@@ -625,6 +629,7 @@ impl<L: ChainLink> WardenManager<L> {
             link,
             relayer,
             found: BTreeMap::new(),
+            forks: Vec::new(),
             partition: None,
             byzantine: Ok(Vec::new()),
             now_us: 0,
@@ -689,10 +694,26 @@ impl<L: ChainLink> WardenManager<L> {
         self.host.highest_certificate()
     }
 
-    /// The host's replica committed `height` at `now_us`.
-    pub fn on_commit(&mut self, now_us: u64, height: u64) {
+    /// The host's replica committed `block` at `now_us` (`height` counts over every epoch).
+    /// Returns what to send to peers' hosts: after a commit that conflicts with an earlier
+    /// one, this host's branch, so that every host can prove the fork; the evidence found is
+    /// queued for the chain and the proof kept ([`WardenManager::forks`]).
+    pub fn on_commit(
+        &mut self,
+        now_us: u64,
+        height: u64,
+        block: &BlockHeader,
+    ) -> Vec<(Peers, HostMessage)> {
         self.advance(now_us);
-        self.host.on_commit(now_us, height);
+        let mut actions = Vec::new();
+        self.host
+            .on_commit(now_us, height, block, &Ed25519Strict, &mut actions);
+        self.carry(actions).send
+    }
+
+    /// The forks this host proved, with their culprits (the most recent few).
+    pub fn forks(&self) -> &[ForkProof] {
+        &self.forks
     }
 
     /// A host-to-host message from the host of `from`, received at `now_us` (a co-signature
@@ -760,6 +781,12 @@ impl<L: ChainLink> WardenManager<L> {
                 }
                 HostAction::Detected(Detection::Suspicion(s)) => carried.suspicions.push(s),
                 HostAction::Detected(Detection::Witnessed(_)) => {}
+                HostAction::Detected(Detection::Fork(proof)) => {
+                    if self.forks.len() >= MAX_KEPT_FORKS {
+                        self.forks.remove(0);
+                    }
+                    self.forks.push(proof);
+                }
                 HostAction::Submit(msg) => {
                     let label = describe(&msg);
                     let outcome =

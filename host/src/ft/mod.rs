@@ -15,7 +15,7 @@ pub mod manager;
 pub mod metrics;
 pub mod relay;
 
-pub use warden_core::{config, detect, host, monitor, recovery, wire};
+pub use warden_core::{config, detect, forensics, host, monitor, recovery, wire};
 pub use warden_core::{ByzantineDetector, FaultToleranceConfig, ValidatorHost};
 
 pub use manager::{FaultToleranceManager, WardenManager};

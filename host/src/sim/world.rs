@@ -661,7 +661,16 @@ impl World {
                         *h = (*h).max(height);
                     }
                     if let Some(hosts) = self.hosts.as_mut() {
-                        hosts.on_commit(self.now, node, height);
+                        if let Some(block) = self.ctx.header(&hash) {
+                            hosts.on_commit(
+                                self.now,
+                                node,
+                                height,
+                                &block,
+                                &self.ctx,
+                                &mut self.host_actions,
+                            );
+                        }
                     }
                     self.on_commit(height);
                 }

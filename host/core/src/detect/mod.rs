@@ -329,6 +329,17 @@ impl ByzantineDetector {
         }
     }
 
+    /// Whether `cert` verified in this detector (it remembers the last few hundred).
+    pub fn verified(&self, cert: &Certificate) -> bool {
+        cert.is_genesis() || self.tier1.is_verified(cert)
+    }
+
+    /// Marks `offence` as reported; `false` if it already was (evidence found elsewhere, such
+    /// as by forensics, is submitted once).
+    pub fn claim(&mut self, offence: OffenceKey) -> bool {
+        self.tier1.claim(offence)
+    }
+
     /// Messages in the Tier 1 index.
     pub fn indexed(&self) -> usize {
         self.tier1.len()

@@ -503,13 +503,7 @@ impl Tier1 {
             verifier,
         ) {
             Ok(()) => {
-                if self.reported.len() >= MAX_REPORTED {
-                    if let Some(old) = self.reported_order.pop_front() {
-                        self.reported.remove(&old);
-                    }
-                }
-                self.reported.insert(offence);
-                self.reported_order.push_back(offence);
+                self.claim(offence);
                 self.stats.evidence += 1;
                 Confirmed::Evidence(candidate)
             }
@@ -541,6 +535,26 @@ impl Tier1 {
         }
         self.headers.insert(hash, header.clone());
         self.header_order.push_back(hash);
+    }
+
+    /// Marks `offence` as reported; `false` if it already was.
+    pub fn claim(&mut self, offence: OffenceKey) -> bool {
+        if self.reported.contains(&offence) {
+            return false;
+        }
+        if self.reported.len() >= MAX_REPORTED {
+            if let Some(old) = self.reported_order.pop_front() {
+                self.reported.remove(&old);
+            }
+        }
+        self.reported.insert(offence);
+        self.reported_order.push_back(offence);
+        true
+    }
+
+    /// Whether `cert` verified here (among the certificates remembered).
+    pub fn is_verified(&self, cert: &Certificate) -> bool {
+        self.verified_certs.contains(cert)
     }
 
     /// Whether `offence` was already reported.

@@ -34,7 +34,7 @@ use warden_module::msg::{Msg, Query, QueryResponse, Rotation};
 use warden_module::schedule::LeaderSchedule;
 use warden_module::state::IsolationState;
 use warden_module::validators::{ValidatorInfo, ValidatorSet};
-use warden_module::wire::{Certificate, CertificateKind, OperatorId, PublicKey};
+use warden_module::wire::{BlockHeader, Certificate, CertificateKind, OperatorId, PublicKey};
 
 use super::context::Context;
 use super::replica::{Dest, NodeId, Payload};
@@ -49,8 +49,8 @@ use crate::ft::relay::{describe, EmbeddedSubmitter, EvidenceCollector};
 use crate::testkit::public;
 
 pub use report::{
-    state_name, EpochRecord, FaultTimeline, IsolationChange, OperatorOutcome, PartitionEpisode,
-    SlashingOutcome, WardenReport, MAX_TIMELINE_POINTS,
+    state_name, EpochRecord, FaultTimeline, ForkRecord, IsolationChange, OperatorOutcome,
+    PartitionEpisode, SlashingOutcome, WardenReport, MAX_TIMELINE_POINTS,
 };
 
 /// Settings of the closed loop, from the scenario's `[warden]` table.
@@ -468,6 +468,23 @@ impl Hosts {
                     t.witnessed_us.get_or_insert(now);
                 }
             }
+            Detection::Fork(proof) => {
+                let host = self.node_operator[node as usize];
+                if !self
+                    .report
+                    .forks
+                    .iter()
+                    .any(|f| f.first == proof.first && f.second == proof.second)
+                {
+                    tracing::info!(
+                        at_ms = ms(now),
+                        host,
+                        culprits = ?proof.culprit_operators(),
+                        "fork proven"
+                    );
+                    self.report.forks.push(ForkRecord::new(now, host, &proof));
+                }
+            }
         }
     }
 
@@ -486,10 +503,21 @@ impl Hosts {
         }
     }
 
-    /// `node`'s replica committed `height` (counted over all epochs) at `now`.
-    pub fn on_commit(&mut self, now: u64, node: NodeId, height: u64) {
+    /// `node`'s replica committed `block` at `height` (counted over all epochs) at `now`.
+    pub fn on_commit(
+        &mut self,
+        now: u64,
+        node: NodeId,
+        height: u64,
+        block: &BlockHeader,
+        ctx: &Context,
+        out: &mut Vec<Outgoing>,
+    ) {
         if let Some(h) = self.hosts.get_mut(node as usize).and_then(Option::as_mut) {
-            h.host.on_commit(now, height);
+            let mut actions = Vec::new();
+            h.host
+                .on_commit(now, height, block, &CtxVerifier(ctx), &mut actions);
+            self.apply(now, node, actions, ctx, out);
         }
         if height > self.committed {
             self.committed = height;

@@ -131,6 +131,45 @@ pub struct WardenReport {
     /// (time, view counted over all epochs, leader) as the network entered each view (thinned
     /// likewise).
     pub view_starts: Vec<(u64, u64, OperatorId)>,
+    /// Forks the hosts proved (each once, as the first host proved it).
+    pub forks: Vec<ForkRecord>,
+}
+
+/// A fork a host proved.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForkRecord {
+    /// When, in simulated microseconds.
+    pub at_us: u64,
+    /// The host that proved it first.
+    pub host: OperatorId,
+    /// The commit at the lower view.
+    pub first: crate::ft::forensics::CommitRef,
+    /// The conflicting commit.
+    pub second: crate::ft::forensics::CommitRef,
+    /// The case of the rule.
+    pub rule: crate::ft::forensics::ForkRule,
+    /// The culprits.
+    pub culprits: Vec<OperatorId>,
+    /// Their power.
+    pub culprit_power: u64,
+    /// The set's total power.
+    pub total_power: u64,
+}
+
+impl ForkRecord {
+    /// The record of `proof`, proved by `host` at `at_us`.
+    pub fn new(at_us: u64, host: OperatorId, proof: &crate::ft::forensics::ForkProof) -> Self {
+        Self {
+            at_us,
+            host,
+            first: proof.first,
+            second: proof.second,
+            rule: proof.rule,
+            culprits: proof.culprit_operators(),
+            culprit_power: proof.culprit_power,
+            total_power: proof.total_power,
+        }
+    }
 }
 
 /// The most points kept per timeline series.
