@@ -165,6 +165,14 @@ fn behaviour_name(b: &Attack) -> String {
         Attack::SelectiveConnectivity { peers } => {
             format!("selective connectivity (only to {peers:?})")
         }
+        Attack::Amnesia {
+            remember_us,
+            forget_us,
+        } => format!(
+            "amnesia (back to its {} ms lock at {} ms)",
+            remember_us / 1_000,
+            forget_us / 1_000
+        ),
     }
 }
 

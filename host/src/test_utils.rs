@@ -221,7 +221,9 @@ pub fn offence_class(behaviour: &ByzantineBehavior) -> OffenceClass {
     match behaviour {
         ByzantineBehavior::DoubleVote { .. } => OffenceClass::DoubleVote,
         ByzantineBehavior::DoubleProposal => OffenceClass::DoubleProposal,
-        ByzantineBehavior::LockViolation => OffenceClass::LockViolation,
+        ByzantineBehavior::LockViolation | ByzantineBehavior::Amnesia { .. } => {
+            OffenceClass::LockViolation
+        }
         ByzantineBehavior::InvalidProposal { .. } => OffenceClass::InvalidProposal,
         ByzantineBehavior::ProposalWithholding => OffenceClass::ProposalWithholding,
         ByzantineBehavior::VoteWithholding => OffenceClass::VoteWithholding,

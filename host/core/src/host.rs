@@ -287,6 +287,7 @@ pub struct ValidatorHost {
     branch_sent: bool,
     branches_from: BTreeMap<OperatorId, u32>,
     proven: BTreeSet<(Hash, Hash)>,
+    accountable: bool,
     stats: HostStats,
 }
 
@@ -333,6 +334,7 @@ impl ValidatorHost {
             branch_sent: false,
             branches_from: BTreeMap::new(),
             proven: BTreeSet::new(),
+            accountable: false,
             stats: HostStats::default(),
         }
     }
@@ -362,6 +364,7 @@ impl ValidatorHost {
         self.branch_sent = false;
         self.branches_from.clear();
         self.proven.clear();
+        self.accountable = false;
         self.refresh_set_health();
     }
 
@@ -524,8 +527,9 @@ impl ValidatorHost {
         }
     }
 
-    /// A fork is known: send this host's branch to every peer (once an epoch) and prove
-    /// every conflicting pair of commits the log holds.
+    /// A fork is known: send this host's branch to every peer (once an epoch) and prove the
+    /// conflicting pairs of commits the log holds, earliest first, until one proves more than
+    /// a third of the power guilty (at most [`MAX_PROVEN_FORKS`] an epoch).
     fn on_fork(&mut self, now_us: u64, verifier: &impl Verifier, out: &mut Vec<HostAction>) {
         if !self.branch_sent {
             self.branch_sent = true;
@@ -543,21 +547,29 @@ impl ValidatorHost {
         let Some(view) = self.detector.epoch_view(epoch).cloned() else {
             return;
         };
-        let pairs: Vec<(Certificate, Certificate)> = self
+        if self.accountable {
+            // More than a third of the power is proven guilty already: nothing more to prove.
+            return;
+        }
+        let mut pairs: Vec<(Certificate, Certificate)> = self
             .log
             .conflicting_commits()
             .into_iter()
             .filter(|(a, b)| !self.proven.contains(&(a.block_hash, b.block_hash)))
             .map(|(a, b)| (a.clone(), b.clone()))
             .collect();
+        // The earliest pairs first: their walks are the shortest.
+        pairs.sort_by_key(|(a, b)| (a.view.max(b.view), a.view.min(b.view)));
         for (a, b) in pairs {
+            if self.accountable || self.proven.len() >= MAX_PROVEN_FORKS {
+                break;
+            }
             // A walk that misses a certificate is tried again when more arrive.
             let Ok(proof) = prove_fork(&view, &self.log, &a, &b, verifier) else {
                 continue;
             };
-            if self.proven.len() < MAX_PROVEN_FORKS {
-                self.proven.insert((a.block_hash, b.block_hash));
-            }
+            self.proven.insert((a.block_hash, b.block_hash));
+            self.accountable = proof.accountable();
             self.stats.forks_proven += 1;
             let findings = proof
                 .culprits

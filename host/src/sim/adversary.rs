@@ -54,6 +54,18 @@ pub enum Attack {
         /// The nodes it sends to.
         peers: Vec<u32>,
     },
+    /// Amnesia: from `forget_us` it acts as if it had seen nothing after `remember_us`. It
+    /// goes back to the highest certificate it held then (its lock and the justify it
+    /// proposes with) and votes for any proposal whatever its lock. It still signs at most one
+    /// message of each kind per view, so it never double votes: with a partition that puts it
+    /// beside one half of the network until `forget_us` and beside the other after, a coalition
+    /// of more than f forks the chain by lock violations alone.
+    Amnesia {
+        /// When it takes the snapshot it will return to.
+        remember_us: u64,
+        /// When it returns to it.
+        forget_us: u64,
+    },
 }
 
 /// The most junk messages per view a flooding adversary may be configured with.
@@ -108,6 +120,17 @@ impl Adversary {
                 _ => 0,
             })
             .fold(0u64, u64::saturating_add)
+    }
+
+    /// When it remembers and when it forgets, if it has amnesia.
+    pub fn amnesia(&self) -> Option<(u64, u64)> {
+        self.behaviours.iter().find_map(|b| match b {
+            Attack::Amnesia {
+                remember_us,
+                forget_us,
+            } => Some((*remember_us, *forget_us)),
+            _ => None,
+        })
     }
 
     /// The only nodes it sends to, if it restricts itself.

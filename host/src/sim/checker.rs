@@ -5,6 +5,9 @@
 //!   [`Evidence::offence`] accepts as a Tier 1 offence (double vote, double proposal, lock
 //!   violation). The same check over faulty validators counts the provable offences they
 //!   committed.
+//! - Accountability (closed loop, [`Checker::accountability`]): when safety breaks with
+//!   Byzantine power at most 2f, the run must end with more than a third of the power banned
+//!   on chain for Tier 1 offences, and no honest validator accused or isolated.
 //! - Liveness: once the faulty power is at most f and every partition and crash has healed,
 //!   some honest replica commits a new block within [`Checker::liveness_bound_us`], again and
 //!   again until the end of the run.
@@ -41,6 +44,16 @@ pub enum Violation {
         /// Its view.
         view: u64,
     },
+    /// The chain broke safety with Byzantine power at most 2f, and the run ended without
+    /// more than a third of the power proven guilty on chain, or with an honest culprit.
+    Unaccountable {
+        /// Power the chain banned for Tier 1 offences.
+        proven_power: u64,
+        /// The set's total power.
+        total_power: u64,
+        /// Honest operators the chain accused or isolated.
+        honest: Vec<OperatorId>,
+    },
     /// Commits did not resume, or stalled, after the faults healed.
     Liveness {
         /// Since when no honest replica committed.
@@ -71,6 +84,14 @@ impl fmt::Display for Violation {
                 class,
                 view,
             } => write!(f, "honest operator {operator} signed a {class:?} in view {view}"),
+            Violation::Unaccountable {
+                proven_power,
+                total_power,
+                honest,
+            } => write!(
+                f,
+                "accountability: after the fork the chain proved {proven_power} of {total_power} power guilty (more than a third is owed), honest culprits {honest:?}"
+            ),
             Violation::Liveness { since_us, bound_us } => write!(
                 f,
                 "liveness: no honest commit from t={since_us}us for longer than the bound of {bound_us}us"
@@ -98,6 +119,42 @@ const MAX_PER_VIEW: usize = 4;
 /// produce while keeping memory flat over long runs.
 pub const HISTORY_VIEWS: u64 = 1_024;
 
+/// What a fork cost its culprits, at the end of a closed-loop run that broke safety.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Accountability {
+    /// When the first conflicting commit happened.
+    pub fork_us: u64,
+    /// When the last partition healed (zero without one): no host can prove a fork whose
+    /// branches it cannot hear.
+    pub healed_us: u64,
+    /// Operators the chain banned for Tier 1 offences.
+    pub culprits: Vec<OperatorId>,
+    /// Their power.
+    pub proven_power: u64,
+    /// The set's total power.
+    pub total_power: u64,
+    /// Honest operators the chain accused or isolated.
+    pub honest: Vec<OperatorId>,
+    /// When the bans first covered more than a third of the power.
+    pub accountable_us: Option<u64>,
+}
+
+impl Accountability {
+    /// More than a third of the power proven guilty, nobody honest among them.
+    pub fn holds(&self) -> bool {
+        u128::from(self.proven_power) * 3 > u128::from(self.total_power) && self.honest.is_empty()
+    }
+
+    /// The violation when it does not hold.
+    pub fn violation(&self) -> Option<Violation> {
+        (!self.holds()).then(|| Violation::Unaccountable {
+            proven_power: self.proven_power,
+            total_power: self.total_power,
+            honest: self.honest.clone(),
+        })
+    }
+}
+
 /// The run's invariant checker.
 pub struct Checker {
     honest_node: Vec<bool>,
@@ -121,6 +178,17 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// The time of the first conflicting commit, if safety broke.
+    pub fn first_fork_us(&self) -> Option<u64> {
+        self.violations
+            .iter()
+            .filter_map(|v| match v {
+                Violation::ConflictingCommit { at_us, .. } => Some(*at_us),
+                _ => None,
+            })
+            .min()
+    }
+
     /// A checker for a run whose honest nodes are marked in `honest_node`; liveness is checked
     /// from `liveness_from_us` (if any) with `liveness_bound_us`.
     pub fn new(

@@ -32,6 +32,13 @@ pub enum SimAction {
         /// isolated.
         #[arg(long)]
         warden: bool,
+        /// Run coalitions of more than f and at most 2f of the power that fork the chain
+        /// (amnesia, amnesia with double votes, Twins, Twins with amnesia) under partitions
+        /// they schedule, with the fault-tolerance layer on: a run fails unless every fork
+        /// ends with more than a third of the power proven guilty on chain and no honest
+        /// validator accused.
+        #[arg(long, conflicts_with = "warden")]
+        coalitions: bool,
     },
     /// Simulated views per second and peak memory for honest networks, next to the
     /// signing-and-verifying floor.
@@ -69,8 +76,14 @@ pub fn run_action(
             seeds,
             first,
             warden,
+            coalitions,
         } => {
-            let report = super::soak_with(first, seeds, warden, cfg, |seed, run| {
+            let kind = if coalitions {
+                super::SoakKind::Coalitions
+            } else {
+                super::SoakKind::WithinF
+            };
+            let report = super::soak_kind(kind, first, seeds, warden, cfg, |seed, run| {
                 if !run.passed() {
                     eprintln!("seed {seed}: FAIL");
                 }
@@ -82,6 +95,12 @@ pub fn run_action(
                 report.failures.len(),
                 report.height
             );
+            if coalitions {
+                out.push_str(&format!(
+                    "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}\n",
+                    report.forks, report.accountable, report.honest_culprits
+                ));
+            }
             for (_, summary) in &report.failures {
                 out.push_str(summary);
             }

@@ -39,6 +39,8 @@ pub mod world;
 
 use std::fmt::Write as _;
 
+use checker::Violation;
+
 pub use scenario::Scenario;
 pub use world::{run, RunReport};
 
@@ -112,8 +114,46 @@ impl RunReport {
         if self.violations.is_empty() {
             let _ = writeln!(s, "  invariants: all held");
         }
+        let forks = self
+            .violations
+            .iter()
+            .filter(|v| matches!(v, Violation::ConflictingCommit { .. }))
+            .count();
+        let mut shown_forks = 0;
         for v in &self.violations {
+            if matches!(v, Violation::ConflictingCommit { .. }) {
+                shown_forks += 1;
+                if shown_forks > 3 {
+                    continue;
+                }
+            }
             let _ = writeln!(s, "  violation: {v}");
+        }
+        if forks > 3 {
+            let _ = writeln!(
+                s,
+                "  violation: ... and {} more conflicting commits",
+                forks - 3
+            );
+        }
+        if let Some(a) = &self.accountability {
+            let _ = writeln!(
+                s,
+                "  accountability: {} of {} power banned on chain for Tier 1 offences ({}), {}; honest culprits {:?}",
+                a.proven_power,
+                a.total_power,
+                a.culprits
+                    .iter()
+                    .map(|c| format!("v{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                a.accountable_us.map_or("never more than a third".to_string(), |t| format!(
+                    "more than a third {:.1} ms after the first conflicting commit ({:.1} ms after the last heal)",
+                    t.saturating_sub(a.fork_us) as f64 / 1_000.0,
+                    t.saturating_sub(a.fork_us.max(a.healed_us)) as f64 / 1_000.0
+                )),
+                a.honest
+            );
         }
         if self.expect_violation {
             let _ = writeln!(
@@ -174,6 +214,22 @@ pub struct SoakReport {
     pub height: u64,
     /// Runs with at least one faulty validator.
     pub with_faults: u64,
+    /// Runs in which safety broke (coalition soaks).
+    pub forks: u64,
+    /// Of those, runs that ended with more than a third of the power proven guilty on chain.
+    pub accountable: u64,
+    /// Honest operators the chain accused or isolated, over all runs.
+    pub honest_culprits: u64,
+}
+
+/// Which random scenarios a soak runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SoakKind {
+    /// [`Scenario::random`]: up to f faulty validators; safety and liveness must hold.
+    WithinF,
+    /// [`Scenario::random_coalition`]: coalitions above f that fork the chain; every fork
+    /// must end accountable.
+    Coalitions,
 }
 
 /// Runs [`Scenario::random`] for `count` seeds from `first` (with the fault-tolerance layer
@@ -199,24 +255,53 @@ pub fn soak_with(
     count: u64,
     warden: bool,
     cfg: &crate::ft::FaultToleranceConfig,
+    progress: impl FnMut(u64, &RunReport),
+) -> SoakReport {
+    soak_kind(SoakKind::WithinF, first, count, warden, cfg, progress)
+}
+
+/// A soak of `kind` (coalition soaks always run the fault-tolerance layer).
+pub fn soak_kind(
+    kind: SoakKind,
+    first: u64,
+    count: u64,
+    warden: bool,
+    cfg: &crate::ft::FaultToleranceConfig,
     mut progress: impl FnMut(u64, &RunReport),
 ) -> SoakReport {
     let mut report = SoakReport::default();
     for seed in first..first.saturating_add(count) {
-        let mut scenario = Scenario::random(seed);
-        if warden {
-            scenario.warden = Some(hosts::WardenSpec::default());
-        }
+        let scenario = match kind {
+            SoakKind::WithinF => {
+                let mut s = Scenario::random(seed);
+                if warden {
+                    s.warden = Some(hosts::WardenSpec::default());
+                }
+                s
+            }
+            SoakKind::Coalitions => Scenario::random_coalition(seed),
+        };
         let run = world::run_with(&scenario, cfg, None);
         report.runs += 1;
         report.height += run.height;
         if !run.faulty.is_empty() {
             report.with_faults += 1;
         }
+        if let Some(a) = &run.accountability {
+            report.forks += 1;
+            report.accountable += u64::from(a.holds());
+        }
+        if let Some(w) = &run.warden {
+            report.honest_culprits += w.honest_isolated.len() as u64;
+        }
         if !run.passed() {
-            report
-                .failures
-                .push((seed, run.summary(&soak_replay_command(seed, warden))));
+            let replay = match kind {
+                SoakKind::WithinF => soak_replay_command(seed, warden),
+                SoakKind::Coalitions => {
+                    format!("warden sim soak --coalitions --seeds 1 --first {seed}")
+                }
+            };
+            report.failures.push((seed, run.summary(&replay)));
         }
         progress(seed, &run);
     }

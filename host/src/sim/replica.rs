@@ -122,6 +122,9 @@ impl SafetyStore {
 const MAX_FUTURE_PROPOSALS: usize = 8;
 /// How far ahead of its view a replica buffers proposals.
 const FUTURE_WINDOW: u64 = 8;
+/// Views past its snapshot whose blocks an amnesiac still accepts after forgetting (the
+/// coalition's snapshots differ by the certificates in flight when they were taken).
+const AMNESIA_SLACK_VIEWS: u64 = 4;
 /// How many of its own recent views a leader keeps aggregating votes for.
 const AGGREGATION_VIEWS: usize = 4;
 
@@ -196,6 +199,11 @@ pub struct Replica {
     last_tc: Option<Certificate>,
     future: BTreeMap<u64, SignedMessage>,
     seen_blocks: BTreeMap<u64, Vec<Hash>>,
+    /// An amnesiac's snapshot of its highest certificate, whether it went back to it, and
+    /// the blocks it saw since the snapshot (which it then never extends again).
+    remembered: Option<Certificate>,
+    forgotten: bool,
+    forgotten_blocks: std::collections::BTreeSet<Hash>,
 }
 
 impl Replica {
@@ -225,6 +233,9 @@ impl Replica {
             last_tc: None,
             future: BTreeMap::new(),
             seen_blocks: BTreeMap::new(),
+            remembered: None,
+            forgotten: false,
+            forgotten_blocks: std::collections::BTreeSet::new(),
         }
     }
 
@@ -299,8 +310,66 @@ impl Replica {
         }
     }
 
+    /// An amnesiac takes its snapshot, or goes back to it, once its time has come; between
+    /// the two it notes the blocks it sees, and after it ignores them and whatever extends
+    /// them. Returns whether `payload` is to be ignored.
+    fn amnesia(&mut self, now: u64, payload: Option<&Payload>) -> bool {
+        let Some((remember_us, forget_us)) = self.adversary.as_ref().and_then(Adversary::amnesia)
+        else {
+            return false;
+        };
+        if now < remember_us {
+            return false;
+        }
+        if self.remembered.is_none() {
+            self.remembered = Some(self.high_cert.clone());
+        }
+        if now >= forget_us && !self.forgotten {
+            self.forgotten = true;
+            if let Some(cert) = self.remembered.clone() {
+                self.store.lock = cert.clone();
+                self.high_cert = cert;
+            }
+        }
+        // A few views of slack: another amnesiac's snapshot may be a certificate or two ahead.
+        let snapshot = self
+            .remembered
+            .as_ref()
+            .map_or(0, |c| c.view)
+            .saturating_add(AMNESIA_SLACK_VIEWS);
+        // The blocks a message builds on, and the new block it brings (if after the snapshot).
+        let (builds_on, new_block) = match payload {
+            Some(Payload::Signed(SignedMessage {
+                message: Message::Proposal(p),
+                ..
+            })) => (
+                vec![p.justify.block_hash, p.block.parent_hash],
+                (p.view > snapshot).then(|| p.block.hash()),
+            ),
+            Some(Payload::Cert(c)) if c.kind != CertificateKind::Timeout => (
+                vec![c.block_hash],
+                (c.view > snapshot).then_some(c.block_hash),
+            ),
+            _ => return false,
+        };
+        if !self.forgotten {
+            if let Some(b) = new_block.filter(|_| self.forgotten_blocks.len() < 100_000) {
+                self.forgotten_blocks.insert(b);
+            }
+            return false;
+        }
+        if builds_on.iter().any(|b| self.forgotten_blocks.contains(b)) {
+            if let Some(b) = new_block.filter(|_| self.forgotten_blocks.len() < 100_000) {
+                self.forgotten_blocks.insert(b);
+            }
+            return true;
+        }
+        false
+    }
+
     /// A timer set earlier fired.
     pub fn on_timer(&mut self, now: u64, timer: Timer, out: &mut Vec<Output>) {
+        self.amnesia(now, None);
         match timer {
             Timer::View(view) if view == self.view => {
                 self.send_timeout(view, out);
@@ -344,6 +413,9 @@ impl Replica {
 
     /// A message arrived from the network. Anything invalid is dropped.
     pub fn on_message(&mut self, now: u64, payload: &Payload, out: &mut Vec<Output>) {
+        if self.amnesia(now, Some(payload)) {
+            return;
+        }
         match payload {
             Payload::Signed(signed) => match &signed.message {
                 Message::Proposal(_) => self.on_proposal(now, signed, out),
@@ -460,7 +532,9 @@ impl Replica {
             self.store.last_vote = self.store.last_vote.max(p.view);
             return;
         }
-        let lock_ok = p.justify.view >= self.store.lock.view || adv.has(&Attack::LockViolation);
+        let lock_ok = p.justify.view >= self.store.lock.view
+            || adv.has(&Attack::LockViolation)
+            || self.forgotten;
         if self.store.last_vote < p.view && self.store.last_timeout_view() < p.view && lock_ok {
             self.store.last_vote = p.view;
             self.send_vote(Message::Vote(vote), p.view, out);
@@ -637,6 +711,10 @@ impl Replica {
                 join = Some(*view);
                 break;
             }
+        }
+        if self.forgotten && t.view > self.view {
+            // An amnesiac coalition keeps together: it joins any later view it sees.
+            join = Some(join.map_or(t.view, |j| j.max(t.view)));
         }
         if let Some(view) = join {
             if view > self.view || (view == self.view && self.store.last_timeout_view() < view) {

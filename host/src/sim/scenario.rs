@@ -38,6 +38,12 @@ pub struct Expect {
     /// The honest committed height the run must reach.
     #[serde(default)]
     pub min_height: u64,
+    /// `true` for a coalition above f and at most 2f that may fork the chain: the run passes
+    /// if it stays safe, or if every fork ends with more than a third of the power proven
+    /// guilty on chain and no honest validator accused (the accountability check applies to
+    /// every closed-loop run that breaks safety within 2f, this only allows the fork).
+    #[serde(default)]
+    pub accountable: bool,
 }
 
 fn yes() -> bool {
@@ -50,6 +56,7 @@ impl Default for Expect {
             safety_violation: false,
             liveness: true,
             min_height: 0,
+            accountable: false,
         }
     }
 }
@@ -228,6 +235,15 @@ impl Scenario {
                     {
                         return Err(invalid("adversaries", "peers must be known nodes"));
                     }
+                    Attack::Amnesia {
+                        remember_us,
+                        forget_us,
+                    } if remember_us > forget_us || *forget_us > MAX_DURATION_US => {
+                        return Err(invalid(
+                            "adversaries",
+                            "amnesia needs remember_us <= forget_us <= 3,600,000,000",
+                        ));
+                    }
                     _ => {}
                 }
             }
@@ -375,6 +391,133 @@ impl Scenario {
             crashes,
             warden: None,
             expect: Expect::default(),
+        }
+    }
+
+    /// A random coalition scenario for accountability soaks: 4, 7 or 10 validators, a
+    /// coalition holding more than f and at most 2f of the power (and enough, with either
+    /// half of the honest validators, for a quorum), and one of four forks under a partition
+    /// it schedules: amnesia (beside one half, then back to an old lock beside the other),
+    /// amnesia with phase-2 double votes, Twins (one replica beside each half), and Twins with
+    /// amnesia. The run passes if it stays safe or if every fork ends with more than a third
+    /// of the power proven guilty on chain and no honest validator accused.
+    pub fn random_coalition(seed: u64) -> Self {
+        let mut rng = Rng::new(seed ^ 0xC0A1_1710);
+        let n = [4u32, 7, 10][rng.range(0, 2) as usize];
+        let total = u64::from(n) * 10;
+        let f = (total - 1) / 3;
+        let quorum = warden_module::validators::quorum(total);
+        let sizes: Vec<u32> = (1..n)
+            .filter(|c| {
+                let power = u64::from(*c) * 10;
+                power > f && power <= 2 * f && power + u64::from((n - c) / 2) * 10 >= quorum
+            })
+            .collect();
+        let c = sizes[rng.range(0, sizes.len() as u64 - 1) as usize];
+        let mut ids: Vec<u32> = (0..n).collect();
+        for i in (1..ids.len()).rev() {
+            let j = rng.range(0, i as u64) as usize;
+            ids.swap(i, j);
+        }
+        let mut coalition = ids[..c as usize].to_vec();
+        coalition.sort_unstable();
+        let honest = &ids[c as usize..];
+        let half = honest.len() / 2 + rng.range(0, (honest.len() % 2) as u64) as usize;
+        let mut side_a = honest[..half].to_vec();
+        let mut side_b = honest[half..].to_vec();
+        side_a.sort_unstable();
+        side_b.sort_unstable();
+        let t0 = rng.range(300_000, 2_000_000);
+        let t1 = t0 + rng.range(800_000, 2_000_000);
+        let t2 = t1 + rng.range(800_000, 2_000_000);
+        let kind = rng.range(0, 3);
+        let twins = kind >= 2;
+        let amnesia = Attack::Amnesia {
+            remember_us: t0,
+            forget_us: t1,
+        };
+        let behaviours = match kind {
+            0 | 3 => vec![amnesia],
+            1 => vec![amnesia, Attack::DoubleVote { phase: 2 }],
+            _ => Vec::new(),
+        };
+        let join = |a: &[u32], b: &[u32]| {
+            let mut v = [a, b].concat();
+            v.sort_unstable();
+            v
+        };
+        let partitions = if twins {
+            let twin_nodes: Vec<u32> = (0..c).map(|i| n + i).collect();
+            vec![Partition {
+                start_us: t0,
+                end_us: t2,
+                groups: vec![join(&coalition, &side_a), join(&twin_nodes, &side_b)],
+            }]
+        } else {
+            vec![
+                Partition {
+                    start_us: t0,
+                    end_us: t1,
+                    groups: vec![join(&coalition, &side_a), side_b.clone()],
+                },
+                Partition {
+                    start_us: t1,
+                    end_us: t2,
+                    groups: vec![side_a.clone(), join(&coalition, &side_b)],
+                },
+            ]
+        };
+        let network = NetworkConfig {
+            latency_min_us: rng.range(1_000, 5_000),
+            latency_max_us: rng.range(5_000, 15_000),
+            jitter_us: rng.range(0, 3_000),
+            loss_ppm: rng.range(0, 5_000) as u32,
+            duplicate_ppm: rng.range(0, 10_000) as u32,
+            partitions,
+        };
+        let adversaries = if behaviours.is_empty() {
+            Vec::new()
+        } else {
+            coalition
+                .iter()
+                .map(|v| AdversarySpec {
+                    validator: *v,
+                    behaviours: behaviours.clone(),
+                })
+                .collect()
+        };
+        let kind_name = [
+            "amnesia",
+            "amnesia and double votes",
+            "Twins",
+            "Twins with amnesia",
+        ][kind as usize];
+        Self {
+            name: format!("coalition-{seed}"),
+            description: format!(
+                "a random coalition fork: {kind_name}, coalition {coalition:?}, halves {side_a:?} and {side_b:?}"
+            ),
+            seed,
+            validators: n,
+            powers: Vec::new(),
+            duration_us: t2 + 3_000_000,
+            stop_at_view: None,
+            base_timeout_us: 100_000,
+            max_backoff_exp: default_backoff(),
+            network,
+            adversaries,
+            twins: if twins { coalition.clone() } else { Vec::new() },
+            crashes: Vec::new(),
+            warden: Some(super::hosts::WardenSpec {
+                epoch_heights: 1_000,
+                ..super::hosts::WardenSpec::default()
+            }),
+            expect: Expect {
+                safety_violation: false,
+                liveness: false,
+                min_height: 0,
+                accountable: true,
+            },
         }
     }
 }

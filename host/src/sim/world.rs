@@ -14,7 +14,7 @@ use warden_module::schedule::{Candidate, LeaderSchedule};
 use warden_module::validators::{ValidatorInfo, ValidatorSet};
 
 use super::adversary::Adversary;
-use super::checker::{Checker, Violation};
+use super::checker::{Accountability, Checker, Violation};
 use super::context::{Context, CryptoStats, Timing};
 use super::hosts::{Hosts, Outgoing, WardenReport};
 use super::network::Network;
@@ -113,6 +113,11 @@ pub struct RunReport {
     pub height: u64,
     /// Broken invariants.
     pub violations: Vec<Violation>,
+    /// What a fork cost its culprits (closed-loop runs that broke safety with Byzantine power
+    /// at most 2f).
+    pub accountability: Option<Accountability>,
+    /// Whether the scenario allows a fork as long as it is accountable.
+    pub expect_accountable: bool,
     /// Provable offences by faulty validators, per class.
     pub offences: BTreeMap<OffenceClass, u64>,
     /// Hash of every event in order: equal hashes mean equal runs.
@@ -165,10 +170,27 @@ impl RunReport {
             .any(|v| !matches!(v, Violation::Liveness { .. }))
     }
 
+    /// Whether a fork went without more than a third of the power proven guilty.
+    pub fn unaccountable(&self) -> bool {
+        self.violations
+            .iter()
+            .any(|v| matches!(v, Violation::Unaccountable { .. }))
+    }
+
     /// Whether the run shows what its scenario expects.
     pub fn passed(&self) -> bool {
         if self.expect_violation {
-            !self.safe()
+            !self.safe() && !self.unaccountable()
+        } else if self.expect_accountable {
+            // A coalition above f may fork the chain; nothing else may break.
+            self.violations
+                .iter()
+                .all(|v| matches!(v, Violation::ConflictingCommit { .. }))
+                && self.warden_error.is_none()
+                && self
+                    .warden
+                    .as_ref()
+                    .is_none_or(|w| w.honest_isolated.is_empty())
         } else {
             self.violations.is_empty()
                 && self.height >= self.min_height
@@ -602,6 +624,26 @@ impl World {
             f.extend(self.scenario.twins.iter().copied());
             f.into_iter().collect()
         };
+        let warden = self.hosts.as_mut().map(Hosts::finish);
+        let mut violations = self.checker.violations.clone();
+        let accountability = match (&warden, self.checker.first_fork_us()) {
+            (Some(w), Some(fork_us))
+                if self.scenario.faulty_power() <= self.scenario.f().saturating_mul(2) =>
+            {
+                let a = Accountability {
+                    fork_us,
+                    healed_us: self.network.healed_at(),
+                    culprits: w.proven_culprits.clone(),
+                    proven_power: w.proven_power,
+                    total_power: w.total_power,
+                    honest: w.honest_isolated.clone(),
+                    accountable_us: w.accountable_us,
+                };
+                violations.extend(a.violation());
+                Some(a)
+            }
+            _ => None,
+        };
         RunReport {
             name: self.scenario.name.clone(),
             seed: self.scenario.seed,
@@ -614,7 +656,9 @@ impl World {
             delivered: self.delivered,
             max_view: self.max_view,
             height: self.checker.height,
-            violations: self.checker.violations.clone(),
+            violations,
+            accountability,
+            expect_accountable: self.scenario.expect.accountable,
             offences,
             trace_hash: self.trace.0,
             crypto: self.ctx.stats(),
@@ -622,7 +666,7 @@ impl World {
             liveness_bound_us: self.checker.liveness_bound_us,
             expect_violation: self.scenario.expect.safety_violation,
             min_height: self.scenario.expect.min_height,
-            warden: self.hosts.as_mut().map(Hosts::finish),
+            warden,
             warden_error: self.warden_error.clone(),
             resumption: self.resumption(),
             restored: self.restored.clone(),

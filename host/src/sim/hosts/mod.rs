@@ -232,7 +232,10 @@ impl Hosts {
         let n_nodes = node_operator.len();
         let mut monitor = HealthMonitor::new(&cfg.monitoring);
         monitor.set_peers(n_nodes);
-        let mut report = WardenReport::default();
+        let mut report = WardenReport {
+            total_power: set.total_power,
+            ..WardenReport::default()
+        };
         report.epochs.push(EpochRecord {
             epoch: set.epoch,
             start_us: 0,

@@ -133,6 +133,14 @@ pub struct WardenReport {
     pub view_starts: Vec<(u64, u64, OperatorId)>,
     /// Forks the hosts proved (each once, as the first host proved it).
     pub forks: Vec<ForkRecord>,
+    /// Operators the chain banned for Tier 1 offences, in order.
+    pub proven_culprits: Vec<OperatorId>,
+    /// Their power in the first epoch's set.
+    pub proven_power: u64,
+    /// The first epoch's total power.
+    pub total_power: u64,
+    /// When the chain's Tier 1 bans first covered more than a third of the power.
+    pub accountable_us: Option<u64>,
 }
 
 /// A fork a host proved.
@@ -527,6 +535,17 @@ impl Hosts {
             Event::Banned { operator, class } => {
                 change(self, *operator, "banned");
                 self.banned.insert(*operator);
+                if class.tier() == 1 && !self.report.proven_culprits.contains(operator) {
+                    self.report.proven_culprits.push(*operator);
+                    let power = self.nominal.get(operator).copied().unwrap_or(0);
+                    self.report.proven_power = self.report.proven_power.saturating_add(power);
+                    if self.report.accountable_us.is_none()
+                        && u128::from(self.report.proven_power) * 3
+                            > u128::from(self.report.total_power)
+                    {
+                        self.report.accountable_us = Some(now);
+                    }
+                }
                 for h in self.hosts.iter_mut().flatten() {
                     h.host.on_banned(*operator);
                 }
