@@ -13,6 +13,7 @@ pub mod bench;
 pub mod chain;
 pub mod demo;
 pub mod fixtures;
+pub mod forensics_cli;
 pub mod ft;
 pub mod ft_bench;
 pub mod logging;

@@ -61,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         action: warden_host::sim::cli::SimAction,
     },
+    /// After a fork: read the certificates hosts left in a data directory (for example that
+    /// of `warden simulate --data DIR`), prove who broke the protocol (more than a third of
+    /// the power, from certificates alone), print the culprits, their power and the evidence,
+    /// and with --submit send the evidence to the chain in DIR/chain.
+    Forensics(warden_host::forensics_cli::Options),
     /// The fault-tolerance layer: its benchmark.
     Ft {
         #[command(subcommand)]
@@ -155,6 +160,9 @@ fn main() -> ExitCode {
         }
         Command::Chain { action } => {
             warden_host::chain::cli::run(action, &config).map(|report| print!("{report}"))
+        }
+        Command::Forensics(options) => {
+            warden_host::forensics_cli::run(&options).map(|report| print!("{report}"))
         }
         Command::Sim { action } => {
             warden_host::sim::cli::run_action(action, &config).map(|report| print!("{report}"))

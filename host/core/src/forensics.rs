@@ -31,6 +31,8 @@ use std::collections::{BTreeMap, VecDeque};
 use borsh::{BorshDeserialize, BorshSerialize};
 use warden_module::crypto::Verifier;
 use warden_module::evidence::Evidence;
+use warden_module::schedule::LeaderSchedule;
+use warden_module::validators::ValidatorSet;
 use warden_module::wire::{
     BlockHeader, Certificate, CertificateKind, CertificateSignature, Hash, OperatorId,
     SignedMessage,
@@ -45,7 +47,7 @@ pub const DEFAULT_LOG_HEADERS: usize = 2_048;
 
 /// The block certificates and headers a host has seen, bounded (the lowest views and the
 /// oldest headers go first). Only certificates the caller verified belong here.
-#[derive(Clone, Debug, Default, BorshSerialize, BorshDeserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct CertificateLog {
     certificates: BTreeMap<(u64, u8, Hash), Certificate>,
     headers: BTreeMap<Hash, BlockHeader>,
@@ -175,6 +177,58 @@ impl CertificateLog {
             }
         }
         out
+    }
+}
+
+/// What a host leaves on disk for `warden forensics`: the epoch it judged and what its log
+/// held.
+#[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ForensicsRecord {
+    /// The chain id bound into signatures.
+    pub chain_id: u64,
+    /// The epoch's validator set.
+    pub set: ValidatorSet,
+    /// The epoch's leader schedule.
+    pub schedule: LeaderSchedule,
+    /// The certificates held, lowest view first.
+    pub certificates: Vec<Certificate>,
+    /// The headers held, oldest first.
+    pub headers: Vec<BlockHeader>,
+}
+
+/// The largest record file `warden forensics` reads.
+pub const MAX_RECORD_BYTES: usize = 256 << 20;
+
+impl ForensicsRecord {
+    /// The record of `log` for the epoch `epoch`.
+    pub fn new(epoch: &EpochView, log: &CertificateLog) -> Self {
+        Self {
+            chain_id: epoch.chain_id,
+            set: epoch.set.clone(),
+            schedule: epoch.schedule.clone(),
+            certificates: log.certificates().cloned().collect(),
+            headers: log.headers().cloned().collect(),
+        }
+    }
+
+    /// The epoch it judged.
+    pub fn epoch_view(&self) -> EpochView {
+        EpochView {
+            chain_id: self.chain_id,
+            set: self.set.clone(),
+            schedule: self.schedule.clone(),
+            previous: None,
+        }
+    }
+
+    /// The record's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        warden_module::codec::encode(self)
+    }
+
+    /// A record from a file's bytes (at most [`MAX_RECORD_BYTES`], nothing trailing).
+    pub fn decode(bytes: &[u8]) -> Result<Self, warden_module::error::Error> {
+        warden_module::codec::decode(bytes, MAX_RECORD_BYTES)
     }
 }
 
@@ -414,6 +468,38 @@ pub fn prove_fork(
         culprit_power,
         total_power: epoch.set.total_power,
     })
+}
+
+/// Proves the conflicting pairs of commits in `log` that `skip` does not exclude, earliest
+/// first (their walks are the shortest), until one proves more than a third of the power
+/// guilty or `limit` proofs are made. Pairs whose walk misses a certificate are passed over.
+pub fn prove_forks(
+    epoch: &EpochView,
+    log: &CertificateLog,
+    skip: impl Fn(&Hash, &Hash) -> bool,
+    limit: usize,
+    verifier: &impl Verifier,
+) -> Vec<ForkProof> {
+    let mut pairs: Vec<(&Certificate, &Certificate)> = log
+        .conflicting_commits()
+        .into_iter()
+        .filter(|(a, b)| a.epoch == epoch.set.epoch && !skip(&a.block_hash, &b.block_hash))
+        .collect();
+    pairs.sort_by_key(|(a, b)| (a.view.max(b.view), a.view.min(b.view)));
+    let mut proofs = Vec::new();
+    for (a, b) in pairs {
+        if proofs.len() >= limit {
+            break;
+        }
+        if let Ok(proof) = prove_fork(epoch, log, a, b, verifier) {
+            let done = proof.accountable();
+            proofs.push(proof);
+            if done {
+                break;
+            }
+        }
+    }
+    proofs
 }
 
 #[cfg(test)]

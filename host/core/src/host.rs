@@ -32,7 +32,8 @@ use warden_module::wire::{
 use super::config::FaultToleranceConfig;
 use super::detect::{ByzantineDetector, DetectorStats, Finding, Observed, Suspicion};
 use super::forensics::{
-    prove_fork, CertificateLog, ForkProof, DEFAULT_LOG_CERTIFICATES, DEFAULT_LOG_HEADERS,
+    prove_forks, CertificateLog, ForensicsRecord, ForkProof, DEFAULT_LOG_CERTIFICATES,
+    DEFAULT_LOG_HEADERS,
 };
 use super::monitor::{HealthMonitor, HealthReport, ValidatorSetHealth};
 use super::recovery::{Checkpoint, PartitionInfo, StuckView, StuckViewDetector};
@@ -288,6 +289,7 @@ pub struct ValidatorHost {
     branches_from: BTreeMap<OperatorId, u32>,
     proven: BTreeSet<(Hash, Hash)>,
     accountable: bool,
+    fork_record: Option<ForensicsRecord>,
     stats: HostStats,
 }
 
@@ -335,6 +337,7 @@ impl ValidatorHost {
             branches_from: BTreeMap::new(),
             proven: BTreeSet::new(),
             accountable: false,
+            fork_record: None,
             stats: HostStats::default(),
         }
     }
@@ -365,6 +368,7 @@ impl ValidatorHost {
         self.branches_from.clear();
         self.proven.clear();
         self.accountable = false;
+        self.fork_record = None;
         self.refresh_set_health();
     }
 
@@ -551,25 +555,25 @@ impl ValidatorHost {
             // More than a third of the power is proven guilty already: nothing more to prove.
             return;
         }
-        let mut pairs: Vec<(Certificate, Certificate)> = self
-            .log
-            .conflicting_commits()
-            .into_iter()
-            .filter(|(a, b)| !self.proven.contains(&(a.block_hash, b.block_hash)))
-            .map(|(a, b)| (a.clone(), b.clone()))
-            .collect();
-        // The earliest pairs first: their walks are the shortest.
-        pairs.sort_by_key(|(a, b)| (a.view.max(b.view), a.view.min(b.view)));
-        for (a, b) in pairs {
-            if self.accountable || self.proven.len() >= MAX_PROVEN_FORKS {
-                break;
-            }
-            // A walk that misses a certificate is tried again when more arrive.
-            let Ok(proof) = prove_fork(&view, &self.log, &a, &b, verifier) else {
-                continue;
-            };
-            self.proven.insert((a.block_hash, b.block_hash));
-            self.accountable = proof.accountable();
+        if self.fork_record.is_none() {
+            // What the host held when it learnt of the fork, kept for `warden forensics`
+            // whatever the bounded log forgets later.
+            self.fork_record = Some(ForensicsRecord::new(&view, &self.log));
+        }
+        let proven = &self.proven;
+        let proofs = prove_forks(
+            &view,
+            &self.log,
+            |a, b| proven.contains(&(*a, *b)),
+            MAX_PROVEN_FORKS.saturating_sub(self.proven.len()),
+            verifier,
+        );
+        if !proofs.is_empty() {
+            self.fork_record = Some(ForensicsRecord::new(&view, &self.log));
+        }
+        for proof in proofs {
+            self.proven.insert((proof.first.block, proof.second.block));
+            self.accountable |= proof.accountable();
             self.stats.forks_proven += 1;
             let findings = proof
                 .culprits
@@ -687,6 +691,17 @@ impl ValidatorHost {
     /// The certificates and headers this host holds, for forensics.
     pub fn certificate_log(&self) -> &CertificateLog {
         &self.log
+    }
+
+    /// What `warden forensics` reads (`None` before an epoch): the log as it was when this
+    /// host last proved a fork of the current epoch (or first learnt of one), else as it is.
+    pub fn forensics_record(&self) -> Option<ForensicsRecord> {
+        if let Some(record) = &self.fork_record {
+            return Some(record.clone());
+        }
+        let epoch = self.current_epoch()?;
+        let view = self.detector.epoch_view(epoch)?;
+        Some(ForensicsRecord::new(view, &self.log))
     }
 
     /// A committed block with its double certificate, from the caller's block store: the host

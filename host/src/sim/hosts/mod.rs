@@ -837,8 +837,21 @@ impl Hosts {
         )
     }
 
-    /// Finishes the report: the timeline in a stable order, the hosts' counters.
+    /// Finishes the report: the timeline in a stable order, the hosts' counters. Each live
+    /// host's certificates are left in `host-N/certificates.borsh` for `warden forensics`.
     pub fn finish(&mut self) -> WardenReport {
+        for (node, h) in self.hosts.iter().enumerate() {
+            let Some(record) = h.as_ref().and_then(|h| h.host.forensics_record()) else {
+                continue;
+            };
+            let path = self
+                .dir
+                .join(format!("host-{node}"))
+                .join(crate::forensics_cli::RECORD_FILE);
+            if let Err(e) = crate::forensics_cli::write_record(&path, &record) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot keep the certificates");
+            }
+        }
         for h in self.hosts.iter().flatten() {
             let stats = h.host.stats();
             self.report.observed += stats.detector.observed;
