@@ -54,10 +54,18 @@ fn every_coalition_fork_bans_exactly_the_coalition_with_slashing_proposals() {
         assert!(a.proven_power * 3 > a.total_power, "{summary}");
         let w = report.warden.as_ref().expect("closed loop");
         assert!(w.honest_isolated.is_empty(), "{summary}");
+        // More than a third of the power offended: the correlated fraction is all the stake.
         for c in &coalition {
-            assert!(
-                w.slashing.iter().any(|p| p.operator == *c),
-                "no slashing proposal for v{c}\n{summary}"
+            let fraction = w
+                .slashing
+                .iter()
+                .filter(|p| p.operator == *c)
+                .map(|p| p.fraction_ppb)
+                .max();
+            assert_eq!(
+                fraction,
+                Some(1_000_000_000),
+                "v{c}'s slashing proposals\n{summary}"
             );
         }
         // An amnesia fork has no double vote to find: the hosts prove it from certificates,

@@ -44,6 +44,15 @@ use checker::Violation;
 pub use scenario::Scenario;
 pub use world::{run, RunReport};
 
+/// `t` relative to `reference`, as "12.5 ms after" or "3.0 ms before".
+fn relative_ms(t: u64, reference: u64) -> String {
+    if t >= reference {
+        format!("{:.1} ms after", (t - reference) as f64 / 1_000.0)
+    } else {
+        format!("{:.1} ms before", (reference - t) as f64 / 1_000.0)
+    }
+}
+
 /// The command that replays a scenario file with a seed.
 pub fn replay_command(path: &str, seed: u64) -> String {
     format!("warden sim run {path} --seed {seed}")
@@ -148,9 +157,10 @@ impl RunReport {
                     .collect::<Vec<_>>()
                     .join(", "),
                 a.accountable_us.map_or("never more than a third".to_string(), |t| format!(
-                    "more than a third {:.1} ms after the first conflicting commit ({:.1} ms after the last heal)",
-                    t.saturating_sub(a.fork_us) as f64 / 1_000.0,
-                    t.saturating_sub(a.fork_us.max(a.healed_us)) as f64 / 1_000.0
+                    "more than a third at {} ms: {} the first conflicting commit, {} the last heal",
+                    t / 1_000,
+                    relative_ms(t, a.fork_us),
+                    relative_ms(t, a.healed_us)
                 )),
                 a.honest
             );
