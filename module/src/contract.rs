@@ -64,6 +64,7 @@ pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
         config: genesis.config,
         height,
         caller,
+        batch: VecMap::new(),
     };
     ctx.start_epoch(set)?;
     ctx.write_schedule()?;
@@ -84,6 +85,35 @@ pub fn execute<H: Host>(host: &mut H, verifier: &impl Verifier, tx: &[u8]) -> Re
     ctx.refresh_isolation()?;
     match msg {
         Msg::SubmitEvidence(evidence) => ctx.execute_evidence(&evidence, verifier)?,
+        Msg::SubmitEvidenceBatch(batch) => {
+            // First the new offenders (no signature yet: a forged piece fails the batch below).
+            for evidence in batch.iter() {
+                let Ok(offence) = evidence.offence() else {
+                    continue;
+                };
+                let known = ctx
+                    .ov
+                    .get::<OffenceRecord>(&keys::offence(&offence.id()))?
+                    .is_some();
+                if !known && !ctx.is_banned(offence.operator)? {
+                    if let Ok(set) = ctx.epoch_set(offence.epoch) {
+                        let power = set.power_of(offence.operator);
+                        ctx.batch.insert(offence.operator, (offence.epoch, power));
+                    }
+                }
+            }
+            let mut accepted = false;
+            for evidence in batch.iter() {
+                match ctx.execute_evidence(evidence, verifier) {
+                    Ok(()) => accepted = true,
+                    Err(Error::Duplicate | Error::AlreadyBanned { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if !accepted {
+                return Err(Error::Duplicate);
+            }
+        }
         Msg::SubmitAccusation(accusation) => ctx.execute_accusation(&accusation, verifier)?,
         Msg::RecordCertificates(certs) => ctx.execute_certificates(&certs, verifier)?,
         Msg::RotateValidators(rotation) => ctx.execute_rotation(rotation, verifier)?,
@@ -123,6 +153,10 @@ struct Contract<'h, H: Host> {
     config: Config,
     height: u64,
     caller: Option<PublicKey>,
+    /// The new offenders of the evidence batch being executed, with their epoch and power:
+    /// they count in every correlated fraction of the batch, so each of its proposals gets
+    /// the final fraction at once (no raise per piece).
+    batch: VecMap<OperatorId, (u64, u64)>,
 }
 
 impl<'h, H: Host> Contract<'h, H> {
@@ -138,6 +172,7 @@ impl<'h, H: Host> Contract<'h, H> {
             config,
             height,
             caller,
+            batch: VecMap::new(),
         })
     }
 
@@ -509,6 +544,11 @@ impl<'h, H: Host> Contract<'h, H> {
         let mut offenders: VecMap<OperatorId, u64> = VecMap::new();
         for o in recent.iter() {
             offenders.insert(o.operator, o.power);
+        }
+        for (operator, (epoch, p)) in self.batch.iter() {
+            if epoch.abs_diff(offence.epoch) < window {
+                offenders.insert(*operator, *p);
+            }
         }
         offenders.insert(offence.operator, power);
         let k = offenders.values().fold(0u64, |a, p| a.saturating_add(*p));

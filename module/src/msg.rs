@@ -23,6 +23,11 @@ pub const MAX_CERTIFICATES_PER_TX: usize = 16;
 /// `RecordCertificates` over it is [`crate::Error::TooManySignatures`] (send fewer certificates
 /// per transaction). Runtimes budget fuel per check up to it.
 pub const MAX_SIGNATURES_PER_TX: usize = 2 * MAX_VALIDATORS;
+/// The most pieces of Tier 1 evidence one [`Msg::SubmitEvidenceBatch`] carries: the more than
+/// a third of the largest set that a fork proves guilty fits in six. The bound is memory: each
+/// piece decodes its epoch's validator set and reads the earlier correlated proposals of its
+/// window, and one call's memory is bounded (64 MiB in Warden's runtime).
+pub const MAX_EVIDENCE_PER_TX: usize = 64;
 /// The most slashing proposals one query returns.
 pub const MAX_PAGE: u32 = 100;
 
@@ -94,6 +99,11 @@ pub enum Msg {
         /// The proposal.
         id: u64,
     },
+    /// Tier 1 evidence against many offenders at once (after a fork, more than a third of the
+    /// set): each piece as [`Msg::SubmitEvidence`]; pieces already punished (`Duplicate`,
+    /// `AlreadyBanned`) are passed over, any other refusal refuses the whole batch, and a batch
+    /// with nothing new is `Duplicate`.
+    SubmitEvidenceBatch(BoundedVec<Evidence, MAX_EVIDENCE_PER_TX>),
 }
 
 impl Msg {
@@ -104,6 +114,7 @@ impl Msg {
     pub fn signature_count(&self) -> u64 {
         let count = match self {
             Msg::SubmitEvidence(_) => 2,
+            Msg::SubmitEvidenceBatch(batch) => 2 * batch.len(),
             Msg::SubmitAccusation(a) => a.witnesses.len(),
             Msg::RecordCertificates(certs) => certs.iter().map(|c| c.signatures.len()).sum(),
             Msg::RotateValidators(r) => r.approvals.len() + r.validators.len(),

@@ -16,7 +16,8 @@ use warden_module::config::PPB;
 use warden_module::error::Error;
 use warden_module::evidence::{Behaviour, Evidence, ProposalViolation};
 use warden_module::msg::{
-    Msg, Query, QueryResponse, Rotation, Status, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
+    Msg, Query, QueryResponse, Rotation, Status, MAX_EVIDENCE_PER_TX, MAX_SIGNATURES_PER_TX,
+    MAX_TX_BYTES,
 };
 use warden_module::schedule::LeaderSchedule;
 use warden_module::state::IsolationState;
@@ -541,6 +542,65 @@ fn double_votes_of_a_third_of_a_1024_validator_set_are_each_accepted() {
     }
     assert_eq!(chain.proposal(0).fraction_ppb, PPB);
     assert_eq!(chain.status().banned, 342);
+}
+
+#[test]
+fn a_fork_of_a_1024_validator_set_lands_in_six_batches_of_evidence() {
+    // After a fork more than a third of the set is proven guilty: six transactions ban them.
+    let net = large_network();
+    let mut chain = Chain::new(&net);
+    let culprits: Vec<Evidence> = (0..342).map(|op| net.lock_violation_vote(op, 9)).collect();
+    let batches: Vec<Msg> = culprits
+        .chunks(MAX_EVIDENCE_PER_TX)
+        .map(|c| Msg::SubmitEvidenceBatch(BoundedVec::new(c.to_vec()).expect("bounded")))
+        .collect();
+    assert_eq!(batches.len(), 6);
+    let mut accepted = 0;
+    for msg in &batches {
+        assert!(encode(msg).len() < MAX_TX_BYTES);
+        accepted += ok(chain.submit(None, msg))
+            .iter()
+            .filter(|e| matches!(e, warden_module::msg::Event::EvidenceAccepted { .. }))
+            .count();
+    }
+    assert_eq!(accepted, 342);
+    assert_eq!(chain.status().banned, 342);
+    // More than a third of the power offended: every proposal is raised to all of the stake.
+    assert!(chain.proposals().iter().all(|p| p.fraction_ppb == PPB));
+    // Everything in it is punished already: nothing new.
+    assert_eq!(err(chain.submit(None, &batches[0])), Error::Duplicate);
+}
+
+#[test]
+fn a_batch_with_one_unproven_piece_is_refused_whole_and_known_pieces_are_passed_over() {
+    let net = TestNetwork::new(CHAIN_ID, 7);
+    let mut chain = Chain::new(&net);
+    ok(chain.submit(None, &evidence(net.double_vote(0, 5))));
+    let mut forged = net.double_vote(2, 5);
+    if let Evidence::DoubleVote { second, .. } = &mut forged {
+        second.signature.0[0] ^= 1;
+    }
+    let batch =
+        |items: Vec<Evidence>| Msg::SubmitEvidenceBatch(BoundedVec::new(items).expect("small"));
+    assert_eq!(
+        err(chain.submit(None, &batch(vec![net.double_vote(1, 5), forged.clone()]))),
+        Error::BadSignature { signer: 2 }
+    );
+    assert_eq!(
+        chain.status().banned,
+        1,
+        "nothing of the refused batch is written"
+    );
+    // The known piece (operator 0) is passed over, the new one (operator 1) accepted.
+    ok(chain.submit(
+        None,
+        &batch(vec![net.double_vote(0, 5), net.double_vote(1, 5)]),
+    ));
+    assert_eq!(chain.status().banned, 2);
+    assert_eq!(
+        err(chain.submit(None, &batch(Vec::new()))),
+        Error::Duplicate
+    );
 }
 
 #[test]

@@ -22,7 +22,7 @@ use warden_module::crypto::Verifier;
 use warden_module::evidence::{
     verify_certificate, Accusation, Evidence, OffenceKey, WitnessSignature, WitnessedAccusation,
 };
-use warden_module::msg::Msg;
+use warden_module::msg::{Msg, MAX_EVIDENCE_PER_TX, MAX_TX_BYTES};
 use warden_module::schedule::LeaderSchedule;
 use warden_module::validators::ValidatorSet;
 use warden_module::wire::{
@@ -53,6 +53,14 @@ const COMMITTED_HEIGHTS: usize = 1_024;
 pub const MAX_BRANCH_MESSAGES: u32 = DEFAULT_LOG_CERTIFICATES as u32 + 1;
 /// Forks a host remembers as proven in one epoch.
 const MAX_PROVEN_FORKS: usize = 64;
+
+/// One piece of evidence as itself, several as a batch.
+fn evidence_batch(mut batch: Vec<Evidence>) -> Msg {
+    if batch.len() == 1 {
+        return Msg::SubmitEvidence(batch.remove(0));
+    }
+    Msg::SubmitEvidenceBatch(BoundedVec::new(batch).unwrap_or_default())
+}
 
 fn branch(headers: Vec<BlockHeader>, certificates: Vec<Certificate>) -> HostMessage {
     HostMessage::Branch {
@@ -527,14 +535,14 @@ impl ValidatorHost {
         self.handle(now_us, findings, out);
         // Only a commit new to the log can make a new fork.
         if new_commit && !self.log.conflicting_commits().is_empty() {
-            self.on_fork(now_us, verifier, out);
+            self.on_fork(verifier, out);
         }
     }
 
     /// A fork is known: send this host's branch to every peer (once an epoch) and prove the
     /// conflicting pairs of commits the log holds, earliest first, until one proves more than
     /// a third of the power guilty (at most [`MAX_PROVEN_FORKS`] an epoch).
-    fn on_fork(&mut self, now_us: u64, verifier: &impl Verifier, out: &mut Vec<HostAction>) {
+    fn on_fork(&mut self, verifier: &impl Verifier, out: &mut Vec<HostAction>) {
         if !self.branch_sent {
             self.branch_sent = true;
             self.stats.branches_sent += 1;
@@ -575,18 +583,39 @@ impl ValidatorHost {
             self.proven.insert((proof.first.block, proof.second.block));
             self.accountable |= proof.accountable();
             self.stats.forks_proven += 1;
-            let findings = proof
-                .culprits
-                .iter()
-                .filter_map(|(_, evidence)| {
-                    let offence = evidence.offence().ok()?;
-                    self.detector.claim(offence).then(|| Finding::Evidence {
-                        offence,
-                        evidence: evidence.clone(),
-                    })
-                })
-                .collect();
-            self.handle(now_us, findings, out);
+            // The culprits' evidence not yet reported goes to the chain in batches: after a
+            // fork of a large set, more than a third of it fits in a few transactions.
+            let mut batch = Vec::new();
+            let mut bytes = 0;
+            for (_, evidence) in &proof.culprits {
+                let Ok(offence) = evidence.offence() else {
+                    continue;
+                };
+                if !self.detector.claim(offence) {
+                    continue;
+                }
+                out.push(HostAction::Detected(Detection::Evidence {
+                    offence,
+                    evidence: evidence.clone(),
+                }));
+                if !self.cfg.isolation.automatic_isolation
+                    || self.banned.contains(&offence.operator)
+                {
+                    continue;
+                }
+                let size = warden_module::codec::encode(evidence).len();
+                if batch.len() == MAX_EVIDENCE_PER_TX || bytes + size > MAX_TX_BYTES / 2 {
+                    out.push(HostAction::Submit(evidence_batch(std::mem::take(
+                        &mut batch,
+                    ))));
+                    bytes = 0;
+                }
+                bytes += size;
+                batch.push(evidence.clone());
+            }
+            if !batch.is_empty() {
+                out.push(HostAction::Submit(evidence_batch(batch)));
+            }
             out.push(HostAction::Detected(Detection::Fork(proof)));
         }
     }
@@ -684,7 +713,7 @@ impl ValidatorHost {
             self.committed.pop_first();
         }
         if conflicting {
-            self.on_fork(now_us, verifier, out);
+            self.on_fork(verifier, out);
         }
     }
 

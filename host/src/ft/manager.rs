@@ -800,6 +800,16 @@ impl<L: ChainLink> WardenManager<L> {
                                 d.relay = outcome.into();
                             }
                         }
+                        Msg::SubmitEvidenceBatch(batch) => {
+                            let outcome = RelayOutcome::from(outcome);
+                            for d in carried
+                                .evidence
+                                .iter_mut()
+                                .filter(|d| batch.contains(&d.evidence))
+                            {
+                                d.relay = outcome.clone();
+                            }
+                        }
                         _ => carried.accusation_relay = Some(outcome),
                     }
                 }

@@ -349,11 +349,15 @@ fn set_of(view: &dyn ChainView, epoch: u64) -> Result<ValidatorSet, Error> {
 /// [`Evidence::offence`](warden_module::evidence::Evidence::offence) then
 /// [`Evidence::verify`](warden_module::evidence::Evidence::verify); an accusation with the
 /// accused's membership and [`witness_power`] (the accused excluded, more than a third of the
-/// power required). On-chain state (duplicates, bans, retention, the configured view-range
-/// limit) is left to the chain. Other messages are refused with [`Error::Unauthorized`].
+/// power required); a batch of evidence piece by piece. On-chain state (duplicates, bans,
+/// retention, the configured view-range limit) is left to the chain. Other messages are
+/// refused with [`Error::Unauthorized`].
 pub fn reverify(msg: &Msg, chain: &dyn ChainView) -> Result<(), Error> {
     let chain_id = chain.chain_id();
     match msg {
+        Msg::SubmitEvidenceBatch(batch) => batch
+            .iter()
+            .try_for_each(|e| reverify(&Msg::SubmitEvidence(e.clone()), chain)),
         Msg::SubmitEvidence(evidence) => {
             let offence = evidence.offence()?;
             let set = set_of(chain, offence.epoch)?;
@@ -406,6 +410,14 @@ pub fn describe(msg: &Msg) -> String {
             let a = &w.accusation;
             let (b, who, first, last) = (a.behaviour, a.accused, a.first_view, a.last_view);
             format!("{b:?} by {who} in views {first}..={last}")
+        }
+        Msg::SubmitEvidenceBatch(batch) => {
+            let mut offenders: Vec<_> = batch
+                .iter()
+                .filter_map(|e| e.offence().ok().map(|o| o.operator))
+                .collect();
+            offenders.dedup();
+            format!("{} pieces of evidence against {offenders:?}", batch.len())
         }
         _ => "not relayable".into(),
     }

@@ -7,7 +7,7 @@
 //!   committed.
 //! - Accountability (closed loop, [`Checker::accountability`]): when safety breaks with
 //!   Byzantine power at most 2f, the run must end with more than a third of the power banned
-//!   on chain for Tier 1 offences, and no honest validator accused or isolated.
+//!   on chain for Tier 1 offences, and no honest validator among them.
 //! - Liveness: once the faulty power is at most f and every partition and crash has healed,
 //!   some honest replica commits a new block within [`Checker::liveness_bound_us`], again and
 //!   again until the end of the run.
@@ -51,7 +51,7 @@ pub enum Violation {
         proven_power: u64,
         /// The set's total power.
         total_power: u64,
-        /// Honest operators the chain accused or isolated.
+        /// Honest operators among the culprits.
         honest: Vec<OperatorId>,
     },
     /// Commits did not resume, or stalled, after the faults healed.
@@ -133,7 +133,7 @@ pub struct Accountability {
     pub proven_power: u64,
     /// The set's total power.
     pub total_power: u64,
-    /// Honest operators the chain accused or isolated.
+    /// Honest operators among the culprits.
     pub honest: Vec<OperatorId>,
     /// When the bans first covered more than a third of the power.
     pub accountable_us: Option<u64>,

@@ -36,7 +36,7 @@ pub enum SimAction {
         /// (amnesia, amnesia with double votes, Twins, Twins with amnesia) under partitions
         /// they schedule, with the fault-tolerance layer on: a run fails unless every fork
         /// ends with more than a third of the power proven guilty on chain and no honest
-        /// validator accused.
+        /// validator among the culprits.
         #[arg(long, conflicts_with = "warden")]
         coalitions: bool,
     },
@@ -97,8 +97,8 @@ pub fn run_action(
             );
             if coalitions {
                 out.push_str(&format!(
-                    "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}\n",
-                    report.forks, report.accountable, report.honest_culprits
+                    "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}; honest validators accused by Tier 2 (no guarantee above f): {}\n",
+                    report.forks, report.accountable, report.honest_culprits, report.honest_accused
                 ));
             }
             for (_, summary) in &report.failures {

@@ -228,8 +228,10 @@ pub struct SoakReport {
     pub forks: u64,
     /// Of those, runs that ended with more than a third of the power proven guilty on chain.
     pub accountable: u64,
-    /// Honest operators the chain accused or isolated, over all runs.
+    /// Honest operators among the Tier 1 culprits, over all runs (must be zero).
     pub honest_culprits: u64,
+    /// Honest operators accused by Tier 2, over all runs (no guarantee above f).
+    pub honest_accused: u64,
 }
 
 /// Which random scenarios a soak runs.
@@ -302,7 +304,12 @@ pub fn soak_kind(
             report.accountable += u64::from(a.holds());
         }
         if let Some(w) = &run.warden {
-            report.honest_culprits += w.honest_isolated.len() as u64;
+            report.honest_culprits += w.honest_culprits.len() as u64;
+            report.honest_accused += w
+                .honest_isolated
+                .iter()
+                .filter(|op| !w.honest_culprits.contains(op))
+                .count() as u64;
         }
         if !run.passed() {
             let replay = match kind {

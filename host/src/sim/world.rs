@@ -116,7 +116,8 @@ pub struct RunReport {
     /// What a fork cost its culprits (closed-loop runs that broke safety with Byzantine power
     /// at most 2f).
     pub accountability: Option<Accountability>,
-    /// Whether the scenario allows a fork as long as it is accountable.
+    /// Whether the scenario allows a fork as long as it is accountable (Tier 1 culprits over
+    /// a third of the power, none honest).
     pub expect_accountable: bool,
     /// Provable offences by faulty validators, per class.
     pub offences: BTreeMap<OffenceClass, u64>,
@@ -182,15 +183,13 @@ impl RunReport {
         if self.expect_violation {
             !self.safe() && !self.unaccountable()
         } else if self.expect_accountable {
-            // A coalition above f may fork the chain; nothing else may break.
+            // A coalition above f may fork the chain; nothing else may break. (Tier 2 gives
+            // no guarantee above f, where the coalition alone holds a third of the witness
+            // power: an honest validator it gets accused is reported, not a failure.)
             self.violations
                 .iter()
                 .all(|v| matches!(v, Violation::ConflictingCommit { .. }))
                 && self.warden_error.is_none()
-                && self
-                    .warden
-                    .as_ref()
-                    .is_none_or(|w| w.honest_isolated.is_empty())
         } else {
             self.violations.is_empty()
                 && self.height >= self.min_height
@@ -636,7 +635,7 @@ impl World {
                     culprits: w.proven_culprits.clone(),
                     proven_power: w.proven_power,
                     total_power: w.total_power,
-                    honest: w.honest_isolated.clone(),
+                    honest: w.honest_culprits.clone(),
                     accountable_us: w.accountable_us,
                 };
                 violations.extend(a.violation());

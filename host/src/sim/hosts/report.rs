@@ -135,6 +135,9 @@ pub struct WardenReport {
     pub forks: Vec<ForkRecord>,
     /// Operators the chain banned for Tier 1 offences, in order.
     pub proven_culprits: Vec<OperatorId>,
+    /// Honest operators among them (must stay empty: Tier 1 evidence needs two messages an
+    /// honest replica never signs).
+    pub honest_culprits: Vec<OperatorId>,
     /// Their power in the first epoch's set.
     pub proven_power: u64,
     /// The first epoch's total power.
@@ -537,6 +540,9 @@ impl Hosts {
                 self.banned.insert(*operator);
                 if class.tier() == 1 && !self.report.proven_culprits.contains(operator) {
                     self.report.proven_culprits.push(*operator);
+                    if honest_op(*operator, self) {
+                        self.report.honest_culprits.push(*operator);
+                    }
                     let power = self.nominal.get(operator).copied().unwrap_or(0);
                     self.report.proven_power = self.report.proven_power.saturating_add(power);
                     if self.report.accountable_us.is_none()
