@@ -131,6 +131,10 @@ fn kinds(msg: &Msg) -> Vec<String> {
         Msg::SubmitEvidence(Evidence::InvalidProposal { violation, .. }) => {
             vec![format!("InvalidProposal/{}", violation_name(violation))]
         }
+        Msg::SubmitEvidenceBatch(batch) => batch
+            .iter()
+            .flat_map(|e| kinds(&Msg::SubmitEvidence(e.clone())))
+            .collect(),
         Msg::SubmitAccusation(a) => {
             vec![format!(
                 "Accusation/{}",
