@@ -1,6 +1,8 @@
-//! Builds `warden-module` for `wasm32-unknown-unknown` (profile `wasm`) and hands its path to
-//! the crate as `WARDEN_MODULE_WASM`. Adds the wasm target with rustup when it is missing, so a
-//! fresh clone builds with nothing but the stock toolchain.
+//! Builds `warden-module` for `wasm32-unknown-unknown` (profile `wasm`) twice and hands the
+//! paths to the crate: `WARDEN_MODULE_WASM` (signatures through the runtime's `verify` import)
+//! and `WARDEN_MODULE_WASM_IN_WASM_VERIFY` (feature `in-wasm-verify`, signatures checked inside
+//! the module). Adds the wasm target with rustup when it is missing, so a fresh clone builds
+//! with nothing but the stock toolchain.
 //!
 //! The module is built by a nested cargo into its own target directory (`target/wasm-module`),
 //! so it never contends with the outer build's lock.
@@ -31,27 +33,44 @@ fn main() {
         "cargo:rerun-if-changed={}",
         root.join("Cargo.toml").display()
     );
-    println!("cargo:rerun-if-env-changed=WARDEN_MODULE_WASM");
-
-    // A prebuilt module may be supplied instead (for example by a chain's own build).
-    if let Ok(path) = env::var("WARDEN_MODULE_WASM") {
-        println!("cargo:rustc-env=WARDEN_MODULE_WASM={path}");
-        return;
-    }
-
-    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target_dir = env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root.join("target"))
         .join("wasm-module");
+    // The module that verifies inside, then the one with the runtime's `verify` import (last,
+    // so that the build's own `warden_module.wasm` is that one).
+    for (var, features, name) in [
+        (
+            "WARDEN_MODULE_WASM_IN_WASM_VERIFY",
+            Some("in-wasm-verify"),
+            "warden_module_in_wasm_verify.wasm",
+        ),
+        ("WARDEN_MODULE_WASM", None, "warden_module.wasm"),
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+        // A prebuilt module may be supplied instead (for example by a chain's own build).
+        let path = match env::var(var) {
+            Ok(path) => PathBuf::from(path),
+            Err(_) => build_module(&root, &target_dir, features, name),
+        };
+        println!("cargo:rustc-env={var}={}", path.display());
+    }
+}
 
+/// Builds the module with `features` and copies it to `name` beside the build's output (the
+/// builds share the target directory, and so every dependency).
+fn build_module(root: &Path, target_dir: &Path, features: Option<&str>, name: &str) -> PathBuf {
+    let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     ensure_target();
 
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root)
+    cmd.current_dir(root)
         .args(["build", "--package", "warden-module", "--lib", "--locked"])
         .args(["--target", TARGET, "--profile", "wasm", "--target-dir"])
-        .arg(&target_dir);
+        .arg(target_dir);
+    if let Some(features) = features {
+        cmd.args(["--features", features]);
+    }
     // The outer build's flags are for the host, not for wasm.
     for var in [
         "RUSTFLAGS",
@@ -77,14 +96,17 @@ fn main() {
     if !status.success() {
         panic!("building warden-module for {TARGET} failed ({status}); see the output above");
     }
-    let wasm = target_dir
-        .join(TARGET)
-        .join("wasm")
-        .join("warden_module.wasm");
+    let out = target_dir.join(TARGET).join("wasm");
+    let wasm = out.join("warden_module.wasm");
     if !wasm.exists() {
         panic!("the wasm build finished but {} is missing", wasm.display());
     }
-    println!("cargo:rustc-env=WARDEN_MODULE_WASM={}", wasm.display());
+    let copy = out.join(name);
+    if copy != wasm {
+        std::fs::copy(&wasm, &copy)
+            .unwrap_or_else(|e| panic!("copying {} to {}: {e}", wasm.display(), copy.display()));
+    }
+    copy
 }
 
 /// Adds the wasm target when the active toolchain lacks it.

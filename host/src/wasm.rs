@@ -9,26 +9,34 @@
 //! [`Executor::cached`] keeps the compiled module on disk, keyed by the SHA-256 of the `.wasm`,
 //! so a node restarts without recompiling.
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use borsh::BorshDeserialize;
 use sha2::{Digest, Sha256};
 use wasmtime::{
-    Caller, Config, Engine, InstanceAllocationStrategy, Linker, Memory, Module,
+    Caller, Config, Engine, InstanceAllocationStrategy, InstancePre, Linker, Memory, Module,
     PoolingAllocationConfig, Store as WasmStore, Trap, TypedFunc,
 };
 
 use warden_module::codec::{decode, encode};
 use warden_module::contract::MAX_GENESIS_BYTES;
-use warden_module::crypto::MAX_VERIFY_BYTES;
+use warden_module::crypto::{Ed25519Strict, Verifier, MAX_VERIFY_BYTES};
 use warden_module::msg::{
     Event, Genesis, Msg, MAX_QUERY_BYTES, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
 };
-use warden_module::wire::PublicKey;
+use warden_module::wire::{PublicKey, Signature};
 
-/// The module built for `wasm32-unknown-unknown` by this crate's build script.
+/// The module built for `wasm32-unknown-unknown` by this crate's build script, checking
+/// signatures through the runtime's `verify` import (what Warden's runtime runs).
 pub const MODULE_WASM: &[u8] = include_bytes!(env!("WARDEN_MODULE_WASM"));
+
+/// The same module built with feature `in-wasm-verify`: it imports no `verify` and checks
+/// signatures with ed25519-dalek's `verify_strict` compiled into the module, for runtimes that
+/// offer no verification function. Its verdicts are the same.
+pub const MODULE_WASM_IN_WASM_VERIFY: &[u8] =
+    include_bytes!(env!("WARDEN_MODULE_WASM_IN_WASM_VERIFY"));
 
 /// Largest storage key the module may use.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -42,6 +50,14 @@ pub const MAX_MEMORY_BYTES: usize = 64 << 20;
 /// Fuel charged per byte moved across the host boundary, on top of a fixed cost per call.
 const FUEL_PER_BYTE: u64 = 1;
 const FUEL_PER_HOST_CALL: u64 = 1_000;
+/// Fuel of one call of the `verify` import, besides the bytes it reads: about the fuel the
+/// module burns in the time a native `verify_strict` takes (an in-wasm `verify_strict` burns
+/// about 4.3 M fuel, some five times longer than the native check).
+pub const FUEL_PER_VERIFY: u64 = 800_000;
+/// Fuel per byte of the message the `verify` import hashes (SHA-512 of `R || A || message`).
+pub const FUEL_PER_VERIFY_BYTE: u64 = 16;
+/// The longest message the `verify` import accepts.
+pub const MAX_VERIFY_MESSAGE_BYTES: usize = 65_536;
 
 /// The state a call reads and, on success, writes.
 pub trait Store {
@@ -49,6 +65,21 @@ pub trait Store {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
     /// Applies a successful call's writes (`None` removes).
     fn apply(&mut self, changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+}
+
+/// A store as one call holds it: read through, and handed back as its own type afterwards.
+trait CallStore {
+    fn read(&self, key: &[u8]) -> Option<Vec<u8>>;
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+impl<S: Store + 'static> CallStore for S {
+    fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.get(key)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn Any> {
+        self
+    }
 }
 
 /// A store in memory.
@@ -147,8 +178,8 @@ impl CallOutcome {
 }
 
 /// Per-call host state. It owns the store for the length of the call.
-struct CallState<S> {
-    store: S,
+struct CallState {
+    store: Box<dyn CallStore>,
     changes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     events: Vec<Vec<u8>>,
     output: Option<Vec<u8>>,
@@ -197,7 +228,8 @@ impl Entry {
 /// Loads and runs the module.
 pub struct Executor {
     engine: Engine,
-    module: Module,
+    /// The module with its imports resolved once: each call only instantiates it.
+    instance_pre: InstancePre<CallState>,
     config: ExecutorConfig,
 }
 
@@ -270,11 +302,7 @@ impl Executor {
             // a mapped file intact. Whoever can write into the data directory can already
             // replace the database and the binary, so the cache adds no new trust.
             if let Ok(module) = unsafe { Module::deserialize_file(&engine, &path) } {
-                return Ok(Self {
-                    engine,
-                    module,
-                    config,
-                });
+                return Self::with_module(engine, module, config);
             }
         }
         let module =
@@ -296,11 +324,7 @@ impl Executor {
             let _ = std::fs::remove_file(&tmp);
             anyhow::bail!("writing {}: {e}", path.display());
         }
-        Ok(Self {
-            engine,
-            module,
-            config,
-        })
+        Self::with_module(engine, module, config)
     }
 
     /// Compiles a given module binary.
@@ -309,9 +333,17 @@ impl Executor {
             .map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
         let module =
             Module::new(&engine, wasm).map_err(|e| anyhow::anyhow!("compiling the module: {e}"))?;
+        Self::with_module(engine, module, config)
+    }
+
+    /// Resolves the module's imports against the runtime's functions, once.
+    fn with_module(engine: Engine, module: Module, config: ExecutorConfig) -> anyhow::Result<Self> {
+        let instance_pre = linker(&engine)
+            .and_then(|linker| linker.instantiate_pre(&module))
+            .map_err(|e| anyhow::anyhow!("linking the module: {e:#}"))?;
         Ok(Self {
             engine,
-            module,
+            instance_pre,
             config,
         })
     }
@@ -410,7 +442,7 @@ impl Executor {
         let commit = entry.commits();
         // The call owns the store while it runs and hands it back after.
         let state = CallState {
-            store: std::mem::take(store),
+            store: Box::new(std::mem::take(store)),
             changes: BTreeMap::new(),
             events: Vec::new(),
             output: None,
@@ -422,7 +454,11 @@ impl Executor {
         let result = self.run(&mut wasm_store, entry.export(), input, fuel);
         let fuel_used = fuel.saturating_sub(wasm_store.get_fuel().unwrap_or(0));
         let mut state = wasm_store.into_data();
-        *store = std::mem::take(&mut state.store);
+        let held = std::mem::replace(&mut state.store, Box::new(MemoryStore::new()));
+        match held.into_any().downcast::<S>() {
+            Ok(held) => *store = *held,
+            Err(_) => unreachable!("a call hands back the store it was given"),
+        }
         let result = match result {
             Ok(0) => Ok(state.output.clone().unwrap_or_default()),
             Ok(code) => Err(CallError::Module(decode_error(
@@ -466,9 +502,9 @@ impl Executor {
         }
     }
 
-    fn run<S: Store + 'static>(
+    fn run(
         &self,
-        wasm_store: &mut WasmStore<CallState<S>>,
+        wasm_store: &mut WasmStore<CallState>,
         entry: &str,
         input: &[u8],
         fuel: u64,
@@ -480,9 +516,9 @@ impl Executor {
             }
         };
         wasm_store.set_fuel(fuel).map_err(trap)?;
-        let linker = linker::<S>(&self.engine).map_err(trap)?;
-        let instance = linker
-            .instantiate(&mut *wasm_store, &self.module)
+        let instance = self
+            .instance_pre
+            .instantiate(&mut *wasm_store)
             .map_err(trap)?;
         let memory = instance
             .get_memory(&mut *wasm_store, "memory")
@@ -511,15 +547,15 @@ fn decode_error(code: u32, output: Option<&[u8]>) -> warden_module::Error {
         .unwrap_or(warden_module::Error::Decode)
 }
 
-fn memory<S>(caller: &mut Caller<'_, CallState<S>>) -> wasmtime::Result<Memory> {
+fn memory(caller: &mut Caller<'_, CallState>) -> wasmtime::Result<Memory> {
     caller
         .get_export("memory")
         .and_then(|e| e.into_memory())
         .ok_or_else(|| wasmtime::Error::msg("module exports no memory"))
 }
 
-fn read_bytes<S>(
-    caller: &mut Caller<'_, CallState<S>>,
+fn read_bytes(
+    caller: &mut Caller<'_, CallState>,
     ptr: u32,
     len: u32,
     limit: usize,
@@ -538,8 +574,27 @@ fn read_bytes<S>(
     Ok(buf)
 }
 
-fn charge<S>(caller: &mut Caller<'_, CallState<S>>, bytes: usize) -> wasmtime::Result<()> {
-    let cost = FUEL_PER_HOST_CALL.saturating_add(FUEL_PER_BYTE.saturating_mul(bytes as u64));
+fn charge(caller: &mut Caller<'_, CallState>, bytes: usize) -> wasmtime::Result<()> {
+    burn(
+        caller,
+        FUEL_PER_HOST_CALL.saturating_add(FUEL_PER_BYTE.saturating_mul(bytes as u64)),
+    )
+}
+
+/// `N` bytes of the instance's memory at `ptr`.
+fn read_array<const N: usize>(
+    caller: &mut Caller<'_, CallState>,
+    ptr: u32,
+) -> wasmtime::Result<[u8; N]> {
+    let mem = memory(caller)?;
+    let mut buf = [0u8; N];
+    mem.read(&*caller, ptr as usize, &mut buf)
+        .map_err(|_| wasmtime::Error::msg("host call outside memory"))?;
+    Ok(buf)
+}
+
+/// Takes `cost` from the call's fuel; out of fuel when less is left.
+fn burn(caller: &mut Caller<'_, CallState>, cost: u64) -> wasmtime::Result<()> {
     let left = caller.get_fuel()?;
     if left < cost {
         caller.set_fuel(0)?;
@@ -548,12 +603,12 @@ fn charge<S>(caller: &mut Caller<'_, CallState<S>>, bytes: usize) -> wasmtime::R
     caller.set_fuel(left - cost)
 }
 
-fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallState<S>>> {
-    let mut linker: Linker<CallState<S>> = Linker::new(engine);
+fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+    let mut linker: Linker<CallState> = Linker::new(engine);
     linker.func_wrap(
         "warden",
         "storage_read",
-        |mut caller: Caller<'_, CallState<S>>,
+        |mut caller: Caller<'_, CallState>,
          kp: u32,
          kl: u32,
          vp: u32,
@@ -563,7 +618,7 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
             let state = caller.data();
             let value = match state.changes.get(&key) {
                 Some(change) => change.clone(),
-                None => state.store.get(&key),
+                None => state.store.read(&key),
             };
             let Some(value) = value else {
                 return Ok(-1);
@@ -580,7 +635,7 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "storage_write",
-        |mut caller: Caller<'_, CallState<S>>,
+        |mut caller: Caller<'_, CallState>,
          kp: u32,
          kl: u32,
          vp: u32,
@@ -595,7 +650,7 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "storage_remove",
-        |mut caller: Caller<'_, CallState<S>>, kp: u32, kl: u32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, CallState>, kp: u32, kl: u32| -> wasmtime::Result<()> {
             let key = read_bytes(&mut caller, kp, kl, MAX_KEY_BYTES)?;
             caller.data_mut().changes.insert(key, None);
             Ok(())
@@ -604,17 +659,17 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "block_height",
-        |caller: Caller<'_, CallState<S>>| -> u64 { caller.data().context.height },
+        |caller: Caller<'_, CallState>| -> u64 { caller.data().context.height },
     )?;
     linker.func_wrap(
         "warden",
         "block_time",
-        |caller: Caller<'_, CallState<S>>| -> u64 { caller.data().context.time },
+        |caller: Caller<'_, CallState>| -> u64 { caller.data().context.time },
     )?;
     linker.func_wrap(
         "warden",
         "caller",
-        |mut caller: Caller<'_, CallState<S>>, out: u32| -> wasmtime::Result<i32> {
+        |mut caller: Caller<'_, CallState>, out: u32| -> wasmtime::Result<i32> {
             let Some(key) = caller.data().caller else {
                 return Ok(0);
             };
@@ -627,7 +682,7 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "emit_event",
-        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, CallState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
             let event = read_bytes(&mut caller, ptr, len, MAX_VALUE_BYTES)?;
             let events = &mut caller.data_mut().events;
             if events.len() >= MAX_EVENTS {
@@ -640,7 +695,7 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     linker.func_wrap(
         "warden",
         "output",
-        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, CallState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
             let out = read_bytes(&mut caller, ptr, len, MAX_VALUE_BYTES)?;
             caller.data_mut().output = Some(out);
             Ok(())
@@ -648,8 +703,29 @@ fn linker<S: Store + 'static>(engine: &Engine) -> wasmtime::Result<Linker<CallSt
     )?;
     linker.func_wrap(
         "warden",
+        "verify",
+        |mut caller: Caller<'_, CallState>,
+         key_ptr: u32,
+         msg_ptr: u32,
+         msg_len: u32,
+         sig_ptr: u32|
+         -> wasmtime::Result<i32> {
+            let len = u64::from(msg_len);
+            burn(
+                &mut caller,
+                FUEL_PER_VERIFY.saturating_add(FUEL_PER_VERIFY_BYTE.saturating_mul(len)),
+            )?;
+            let message = read_bytes(&mut caller, msg_ptr, msg_len, MAX_VERIFY_MESSAGE_BYTES)?;
+            let key = read_array::<32>(&mut caller, key_ptr)?;
+            let signature = read_array::<64>(&mut caller, sig_ptr)?;
+            let valid = Ed25519Strict.verify(&PublicKey(key), &message, &Signature(signature));
+            Ok(i32::from(valid))
+        },
+    )?;
+    linker.func_wrap(
+        "warden",
         "abort",
-        |mut caller: Caller<'_, CallState<S>>, ptr: u32, len: u32| -> wasmtime::Result<()> {
+        |mut caller: Caller<'_, CallState>, ptr: u32, len: u32| -> wasmtime::Result<()> {
             let msg = read_bytes(&mut caller, ptr, len, 4096)?;
             let msg = String::from_utf8_lossy(&msg).into_owned();
             caller.data_mut().abort = Some(msg.clone());

@@ -10,7 +10,9 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::codec::{decode, encode, BoundedBytes};
 use crate::contract;
-use crate::crypto::{Ed25519Strict, Verifier, MAX_VERIFY_BYTES};
+#[cfg(feature = "in-wasm-verify")]
+use crate::crypto::Ed25519Strict;
+use crate::crypto::{Verifier, MAX_VERIFY_BYTES};
 use crate::error::Error;
 use crate::state::Host;
 use crate::wire::{PublicKey, Signature};
@@ -98,7 +100,35 @@ extern "C" {
     fn emit_event(ptr: *const u8, len: u32);
     fn output(ptr: *const u8, len: u32);
     fn abort(msg_ptr: *const u8, msg_len: u32);
+    #[cfg(not(feature = "in-wasm-verify"))]
+    fn verify(key_ptr: *const u8, msg_ptr: *const u8, msg_len: u32, sig_ptr: *const u8) -> i32;
 }
+
+/// The runtime's strict ed25519 check, through the `verify` import.
+#[cfg(not(feature = "in-wasm-verify"))]
+struct RuntimeVerifier;
+
+#[cfg(not(feature = "in-wasm-verify"))]
+impl Verifier for RuntimeVerifier {
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
+        // SAFETY: a 32-byte key, a live message slice and a 64-byte signature.
+        unsafe {
+            verify(
+                key.0.as_ptr(),
+                message.as_ptr(),
+                message.len() as u32,
+                signature.0.as_ptr(),
+            ) == 1
+        }
+    }
+}
+
+/// The verifier this build uses: the runtime's, or with feature `in-wasm-verify`
+/// ed25519-dalek's `verify_strict` inside the module.
+#[cfg(not(feature = "in-wasm-verify"))]
+const VERIFIER: RuntimeVerifier = RuntimeVerifier;
+#[cfg(feature = "in-wasm-verify")]
+const VERIFIER: Ed25519Strict = Ed25519Strict;
 
 /// The runtime, through its imported functions.
 struct WasmHost;
@@ -214,7 +244,7 @@ pub unsafe extern "C" fn warden_init(ptr: *const u8, len: u32) -> u32 {
 /// See [`input`].
 #[no_mangle]
 pub unsafe extern "C" fn warden_execute(ptr: *const u8, len: u32) -> u32 {
-    finish(contract::execute(&mut WasmHost, &Ed25519Strict, input(ptr, len)).map(|()| None))
+    finish(contract::execute(&mut WasmHost, &VERIFIER, input(ptr, len)).map(|()| None))
 }
 
 /// Answers a borsh [`crate::msg::Query`]; the response goes to `output`. Returns 0 or an
@@ -227,7 +257,7 @@ pub unsafe extern "C" fn warden_query(ptr: *const u8, len: u32) -> u32 {
     finish(contract::query(&mut WasmHost, input(ptr, len)).map(Some))
 }
 
-/// Verifies one signature with the chain's own `verify_strict`: input is borsh
+/// Verifies one signature with the module's verifier (see `VERIFIER`): input is borsh
 /// `(PublicKey, BoundedBytes<65536>, Signature)`. Returns 0 when it verifies, or an error code
 /// (`BadSignature`, `Decode`, `TooLarge`). Reads and writes no state.
 ///
@@ -238,7 +268,7 @@ pub unsafe extern "C" fn warden_verify(ptr: *const u8, len: u32) -> u32 {
     let result =
         decode::<(PublicKey, BoundedBytes<65536>, Signature)>(input(ptr, len), MAX_VERIFY_BYTES)
             .and_then(|(key, message, signature)| {
-                if Ed25519Strict.verify(&key, message.as_bytes(), &signature) {
+                if VERIFIER.verify(&key, message.as_bytes(), &signature) {
                     Ok(None)
                 } else {
                     Err(Error::BadSignature { signer: 0 })

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use borsh::BorshDeserialize;
 use warden_host::wasm::{
     BlockContext, CallError, CallOutcome, Executor, ExecutorConfig, MemoryStore,
+    MODULE_WASM_IN_WASM_VERIFY,
 };
 use warden_module::codec::{encode, BoundedVec};
 use warden_module::config::Config;
@@ -55,6 +56,30 @@ pub fn executor() -> &'static Executor {
         })
         .expect("the embedded module compiles")
     })
+}
+
+/// The executor of the module built with feature `in-wasm-verify` (signatures checked inside
+/// the module, no `verify` import), shared like [`executor`].
+pub fn executor_in_wasm_verify() -> &'static Executor {
+    static EXECUTOR: OnceLock<Executor> = OnceLock::new();
+    EXECUTOR.get_or_init(|| {
+        Executor::from_wasm(
+            MODULE_WASM_IN_WASM_VERIFY,
+            ExecutorConfig {
+                pool_size: 16,
+                ..ExecutorConfig::default()
+            },
+        )
+        .expect("the embedded in-wasm-verify module compiles")
+    })
+}
+
+/// Both executors, by the name of the verifier they use.
+pub fn executors() -> [(&'static str, &'static Executor); 2] {
+    [
+        ("runtime verify", executor()),
+        ("in-wasm verify", executor_in_wasm_verify()),
+    ]
 }
 
 /// The module's error, if the wasm call was refused by it; panics on a trap or fuel exhaustion.

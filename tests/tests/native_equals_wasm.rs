@@ -9,12 +9,12 @@
 //! answer every query with the same bytes.
 
 use borsh::BorshDeserialize;
-use warden_host::wasm::{CallError, MemoryStore};
+use warden_host::wasm::{CallError, Executor, MemoryStore};
 use warden_module::codec::encode;
 use warden_module::msg::{Event, Msg, Query};
 use warden_module::wire::{CertificateKind, OperatorId, PublicKey};
 use warden_tests::{
-    accuse, authority_rotation, block, certificates, config_with, executor, rotated, swapped,
+    accuse, authority_rotation, block, certificates, config_with, executors, rotated, swapped,
     tampered, Native, TestNetwork, GENESIS_HEIGHT,
 };
 
@@ -410,13 +410,21 @@ fn outcome_name(result: &Result<(), warden_module::Error>) -> &'static str {
 
 #[test]
 fn native_and_wasm_agree_on_every_transaction_event_and_final_state() {
+    // The module's verdicts are the same whichever verifier its build uses.
+    for (build, exec) in executors() {
+        eprintln!("the {build} build");
+        agree_on_every_transaction_event_and_final_state(exec);
+    }
+}
+
+fn agree_on_every_transaction_event_and_final_state(exec: &Executor) {
     let net = network();
     let genesis = net.genesis();
 
     let mut native = Native::default();
     let (native_init, native_events) = native.init(&genesis);
     let mut store = MemoryStore::new();
-    let init = executor().init(&mut store, block(GENESIS_HEIGHT), &genesis);
+    let init = exec.init(&mut store, block(GENESIS_HEIGHT), &genesis);
     assert_eq!(native_init, Ok(()));
     assert!(init.is_ok(), "wasm genesis refused: {:?}", init.result);
     assert_eq!(native_events, init.events, "genesis events");
@@ -426,7 +434,7 @@ fn native_and_wasm_agree_on_every_transaction_event_and_final_state() {
     let mut accepted = 0;
     for (i, step) in script.steps.iter().enumerate() {
         let (native_result, native_events) = native.execute(step.height, step.caller, &step.tx);
-        let wasm = executor().execute(&mut store, block(step.height), step.caller, &step.tx);
+        let wasm = exec.execute(&mut store, block(step.height), step.caller, &step.tx);
         let wasm_result = match wasm.result {
             Ok(bytes) => {
                 assert!(
@@ -573,7 +581,7 @@ fn native_and_wasm_agree_on_every_transaction_event_and_final_state() {
         raw.push(vec![0; 2_000]);
         for q in &raw {
             let native_answer = native.query(height, q);
-            let wasm = executor().query(&mut store, block(height), q);
+            let wasm = exec.query(&mut store, block(height), q);
             let wasm_answer = match wasm.result {
                 Ok(bytes) => Ok(bytes),
                 Err(CallError::Module(e)) => Err(e),

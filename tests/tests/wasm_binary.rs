@@ -1,12 +1,27 @@
-//! Static checks of the module binary a chain deploys (`warden_host::wasm::MODULE_WASM`):
-//! no floating point anywhere (instructions, function types, locals, globals), imports only
-//! from the `warden` host ABI, the documented exports, and a size bound.
+//! Static checks of the module binaries a chain deploys (`warden_host::wasm::MODULE_WASM`, which
+//! verifies through the runtime's `verify` import, and `MODULE_WASM_IN_WASM_VERIFY`, which
+//! verifies inside): no floating point anywhere (instructions, function types, locals,
+//! globals), imports only from the `warden` host ABI, the documented exports, and a size bound.
 
 use std::collections::BTreeSet;
 
 use wasmparser::{CompositeInnerType, ExternalKind, Parser, Payload, TypeRef, ValType};
 
-use warden_host::wasm::MODULE_WASM;
+use warden_host::wasm::{MODULE_WASM, MODULE_WASM_IN_WASM_VERIFY};
+
+/// Both builds, by name.
+const BUILDS: [(&str, &[u8]); 2] = [
+    ("runtime verify", MODULE_WASM),
+    ("in-wasm verify", MODULE_WASM_IN_WASM_VERIFY),
+];
+
+/// Runs `check` on each build, naming the build on stderr first.
+fn each_build(check: fn(&'static [u8])) {
+    for (build, wasm) in BUILDS {
+        eprintln!("checking the {build} build ({} bytes)", wasm.len());
+        check(wasm);
+    }
+}
 
 /// The host functions the module may import, all from module `warden`.
 const ALLOWED_IMPORTS: &[&str] = &[
@@ -19,6 +34,7 @@ const ALLOWED_IMPORTS: &[&str] = &[
     "emit_event",
     "output",
     "abort",
+    "verify",
 ];
 
 /// The exports the ABI requires.
@@ -35,19 +51,23 @@ fn is_float(ty: &ValType) -> bool {
     matches!(ty, ValType::F32 | ValType::F64)
 }
 
-fn payloads() -> Vec<Payload<'static>> {
+fn payloads(wasm: &'static [u8]) -> Vec<Payload<'static>> {
     Parser::new(0)
-        .parse_all(MODULE_WASM)
+        .parse_all(wasm)
         .collect::<Result<Vec<_>, _>>()
         .expect("the module binary parses")
 }
 
 #[test]
 fn module_has_no_floating_point_instruction() {
+    each_build(module_has_no_floating_point_instruction_in);
+}
+
+fn module_has_no_floating_point_instruction_in(wasm: &'static [u8]) {
     let mut functions = 0usize;
     let mut operators = 0usize;
     let mut floats: Vec<String> = Vec::new();
-    for payload in payloads() {
+    for payload in payloads(wasm) {
         if let Payload::CodeSectionEntry(body) = payload {
             functions += 1;
             let mut reader = body.get_operators_reader().expect("operators");
@@ -78,8 +98,12 @@ fn module_has_no_floating_point_instruction() {
 
 #[test]
 fn module_has_no_floating_point_type_local_or_global() {
+    each_build(module_has_no_floating_point_type_local_or_global_in);
+}
+
+fn module_has_no_floating_point_type_local_or_global_in(wasm: &'static [u8]) {
     let mut found: Vec<String> = Vec::new();
-    for payload in payloads() {
+    for payload in payloads(wasm) {
         match payload {
             Payload::TypeSection(reader) => {
                 for group in reader {
@@ -117,8 +141,12 @@ fn module_has_no_floating_point_type_local_or_global() {
 
 #[test]
 fn imports_are_only_warden_host_functions() {
+    each_build(imports_are_only_warden_host_functions_in);
+}
+
+fn imports_are_only_warden_host_functions_in(wasm: &'static [u8]) {
     let mut imports = Vec::new();
-    for payload in payloads() {
+    for payload in payloads(wasm) {
         if let Payload::ImportSection(reader) = payload {
             for import in reader {
                 let import = import.expect("an import");
@@ -150,8 +178,12 @@ fn imports_are_only_warden_host_functions() {
 
 #[test]
 fn exports_include_memory_and_every_entry_point() {
+    each_build(exports_include_memory_and_every_entry_point_in);
+}
+
+fn exports_include_memory_and_every_entry_point_in(wasm: &'static [u8]) {
     let mut exports = Vec::new();
-    for payload in payloads() {
+    for payload in payloads(wasm) {
         if let Payload::ExportSection(reader) = payload {
             for export in reader {
                 let export = export.expect("an export");
@@ -176,21 +208,59 @@ fn exports_include_memory_and_every_entry_point() {
 
 #[test]
 fn module_binary_is_under_200_kib() {
+    each_build(module_binary_is_under_200_kib_in);
+}
+
+fn module_binary_is_under_200_kib_in(wasm: &'static [u8]) {
     assert!(
-        MODULE_WASM.len() < 200 * 1024,
+        wasm.len() < 200 * 1024,
         "the module is {} bytes, over 200 KiB",
-        MODULE_WASM.len()
+        wasm.len()
     );
 }
 
 #[test]
 fn module_binary_validates_without_simd_or_threads() {
+    each_build(module_binary_validates_without_simd_or_threads_in);
+}
+
+fn module_binary_validates_without_simd_or_threads_in(wasm: &'static [u8]) {
     let features = wasmparser::WasmFeatures::default()
         & !(wasmparser::WasmFeatures::SIMD
             | wasmparser::WasmFeatures::RELAXED_SIMD
             | wasmparser::WasmFeatures::THREADS
             | wasmparser::WasmFeatures::MULTI_MEMORY);
     wasmparser::Validator::new_with_features(features)
-        .validate_all(MODULE_WASM)
+        .validate_all(wasm)
         .expect("the module validates under the deterministic feature set");
+}
+
+fn imports(wasm: &'static [u8]) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for payload in payloads(wasm) {
+        if let Payload::ImportSection(reader) = payload {
+            for import in reader {
+                names.insert(import.expect("an import").name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn only_the_runtime_verify_build_imports_verify() {
+    assert!(
+        imports(MODULE_WASM).contains("verify"),
+        "the default build does not import verify"
+    );
+    assert!(
+        !imports(MODULE_WASM_IN_WASM_VERIFY).contains("verify"),
+        "the in-wasm build imports verify"
+    );
+    assert!(
+        MODULE_WASM.len() < MODULE_WASM_IN_WASM_VERIFY.len(),
+        "the runtime-verify build ({} bytes) carries the in-wasm verifier ({} bytes)",
+        MODULE_WASM.len(),
+        MODULE_WASM_IN_WASM_VERIFY.len()
+    );
 }
