@@ -27,6 +27,10 @@ fn main() {
     );
     println!(
         "cargo:rerun-if-changed={}",
+        module_dir.join("build.rs").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
         root.join("Cargo.lock").display()
     );
     println!(

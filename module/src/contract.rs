@@ -3,15 +3,17 @@
 //! [`init`], [`execute`] and [`query`].
 
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use crate::codec::{decode, encode, VecMap};
 use crate::config::{Config, PPM};
 use crate::crypto::Verifier;
 use crate::error::Error;
 use crate::evidence::{
-    verify_certificate, witness_power, Evidence, OffenceClass, OffenceKey, WitnessedAccusation,
+    verify_certificate, witness_power, Evidence, JustifySet, OffenceClass, OffenceKey,
+    WitnessedAccusation,
 };
-use crate::isolation::{self, IsolationTable};
+use crate::isolation::{self, IsolationTable, Powers};
 use crate::msg::{
     EffectivePower, EpochChange, Event, Genesis, Msg, Query, QueryResponse, ReputationInfo,
     Rotation, Status, MAX_PAGE, MAX_QUERY_BYTES, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
@@ -21,9 +23,9 @@ use crate::schedule::{Candidate, LeaderSchedule};
 use crate::slashing::{correlated_fraction, reporter_reward};
 use crate::state::{
     keys, CorrelatedOffence, Host, IsolationState, LivenessState, Meta, OffenceRecord,
-    OperatorRecord, Overlay, ProposalStatus, SlashingProposal,
+    OperatorRecord, Overlay, ProposalStatus, SetInfo, SlashingProposal,
 };
-use crate::validators::ValidatorSet;
+use crate::validators::{Member, SetView, ValidatorInfo, ValidatorSet};
 use crate::wire::{
     signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey,
 };
@@ -62,9 +64,11 @@ pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
         ov,
         meta,
         config: genesis.config,
+        config_changed: true,
         height,
         caller,
         batch: VecMap::new(),
+        members: RefCell::new(VecMap::new()),
     };
     ctx.start_epoch(set)?;
     ctx.write_schedule()?;
@@ -96,8 +100,11 @@ pub fn execute<H: Host>(host: &mut H, verifier: &impl Verifier, tx: &[u8]) -> Re
                     .get::<OffenceRecord>(&keys::offence(&offence.id()))?
                     .is_some();
                 if !known && !ctx.is_banned(offence.operator)? {
-                    if let Ok(set) = ctx.epoch_set(offence.epoch) {
-                        let power = set.power_of(offence.operator);
+                    let power = match ctx.epoch_set(offence.epoch) {
+                        Ok(set) => Some(set.power(offence.operator)?),
+                        Err(_) => None,
+                    };
+                    if let Some(power) = power {
                         ctx.batch.insert(offence.operator, (offence.epoch, power));
                     }
                 }
@@ -151,12 +158,36 @@ struct Contract<'h, H: Host> {
     ov: Overlay<'h, H>,
     meta: Meta,
     config: Config,
+    /// Whether the configuration changed (it is written back only then).
+    config_changed: bool,
     height: u64,
     caller: Option<PublicKey>,
     /// The new offenders of the evidence batch being executed, with their epoch and power:
     /// they count in every correlated fraction of the batch, so each of its proposals gets
     /// the final fraction at once (no raise per piece).
     batch: VecMap<OperatorId, (u64, u64)>,
+    /// The members read so far, by (epoch, operator): each record is decoded at most once
+    /// per transaction.
+    members: RefCell<VecMap<(u64, OperatorId), Option<Member>>>,
+}
+
+/// A stored validator set: its totals, and its members read through the transaction's cache
+/// when the rules ask for them.
+struct StoredSet<'c, 'h, H: Host> {
+    ctx: &'c Contract<'h, H>,
+    info: SetInfo,
+}
+
+impl<H: Host> SetView for StoredSet<'_, '_, H> {
+    fn epoch(&self) -> u64 {
+        self.info.epoch
+    }
+    fn total_power(&self) -> u64 {
+        self.info.total_power
+    }
+    fn member(&self, operator: OperatorId) -> Result<Option<Member>, Error> {
+        self.ctx.member(self.info.epoch, operator)
+    }
 }
 
 impl<'h, H: Host> Contract<'h, H> {
@@ -170,15 +201,19 @@ impl<'h, H: Host> Contract<'h, H> {
             ov,
             meta,
             config,
+            config_changed: false,
             height,
             caller,
             batch: VecMap::new(),
+            members: RefCell::new(VecMap::new()),
         })
     }
 
     fn finish(mut self) -> Result<(), Error> {
         self.ov.put(keys::META.to_vec(), &self.meta);
-        self.ov.put(keys::CONFIG.to_vec(), &self.config);
+        if self.config_changed {
+            self.ov.put(keys::CONFIG.to_vec(), &self.config);
+        }
         self.ov.commit();
         Ok(())
     }
@@ -202,7 +237,7 @@ impl<'h, H: Host> Contract<'h, H> {
     }
 
     /// The validator set of an admissible epoch: not in the future, not expired, retained.
-    fn epoch_set(&self, epoch: u64) -> Result<ValidatorSet, Error> {
+    fn epoch_set(&self, epoch: u64) -> Result<StoredSet<'_, 'h, H>, Error> {
         if epoch > self.meta.epoch {
             return Err(Error::FutureEpoch {
                 epoch,
@@ -213,17 +248,69 @@ impl<'h, H: Host> Contract<'h, H> {
         if epoch < oldest {
             return Err(Error::Expired { epoch, oldest });
         }
-        self.ov
-            .get(&keys::set(epoch))?
-            .ok_or(Error::UnknownEpoch { epoch })
+        self.stored_set(epoch)
     }
 
-    fn current_set(&self) -> Result<ValidatorSet, Error> {
-        self.ov
-            .get(&keys::set(self.meta.epoch))?
-            .ok_or(Error::UnknownEpoch {
-                epoch: self.meta.epoch,
-            })
+    fn current_set(&self) -> Result<StoredSet<'_, 'h, H>, Error> {
+        self.stored_set(self.meta.epoch)
+    }
+
+    fn stored_set(&self, epoch: u64) -> Result<StoredSet<'_, 'h, H>, Error> {
+        let info = self
+            .ov
+            .get(&keys::set(epoch))?
+            .ok_or(Error::UnknownEpoch { epoch })?;
+        Ok(StoredSet { ctx: self, info })
+    }
+
+    /// A member of an epoch's set, decoded once per transaction.
+    fn member(&self, epoch: u64, operator: OperatorId) -> Result<Option<Member>, Error> {
+        if let Some(member) = self.members.borrow().get(&(epoch, operator)) {
+            return Ok(*member);
+        }
+        let member = self
+            .ov
+            .get::<ValidatorInfo>(&keys::member(epoch, operator))?
+            .map(|v| Member::from(&v));
+        self.members.borrow_mut().insert((epoch, operator), member);
+        Ok(member)
+    }
+
+    /// The whole set of a retained epoch, for what needs every member.
+    fn full_set(&self, epoch: u64) -> Result<ValidatorSet, Error> {
+        let info = self.stored_set(epoch)?.info;
+        let operators: Vec<OperatorId> = self
+            .ov
+            .get(&keys::members(epoch))?
+            .ok_or(Error::UnknownEpoch { epoch })?;
+        let mut validators = Vec::with_capacity(operators.len());
+        for operator in operators {
+            validators.push(
+                self.ov
+                    .get::<ValidatorInfo>(&keys::member(epoch, operator))?
+                    .ok_or(Error::Decode)?,
+            );
+        }
+        Ok(ValidatorSet {
+            epoch,
+            validators: crate::codec::BoundedVec::new(validators).ok_or(Error::Decode)?,
+            total_power: info.total_power,
+        })
+    }
+
+    /// The current set's total power and the power of every operator in `table`, for the cap.
+    fn powers(&self, table: &IsolationTable) -> Result<Powers, Error> {
+        let set = self.current_set()?;
+        let mut of = VecMap::new();
+        if isolation::needs_power(table) {
+            for (&operator, _) in table.iter() {
+                of.insert(operator, set.power(operator)?);
+            }
+        }
+        Ok(Powers {
+            total: set.total_power(),
+            of,
+        })
     }
 
     fn schedule(&self, epoch: u64) -> Result<LeaderSchedule, Error> {
@@ -293,19 +380,24 @@ impl<'h, H: Host> Contract<'h, H> {
             .unwrap_or(IsolationState::Active))
     }
 
-    /// Stores the table: members of `set` in it, anyone else in its own record, so the table
-    /// never holds more than one entry per member.
-    fn put_isolation(&mut self, mut table: IsolationTable, set: &ValidatorSet) {
-        let outside: Vec<(OperatorId, IsolationState)> = table
-            .iter()
-            .filter(|(op, _)| set.get(**op).is_none())
-            .map(|(op, state)| (*op, *state))
-            .collect();
+    /// Stores the table: members of the current set in it, anyone else in its own record, so
+    /// the table never holds more than one entry per member. The stored table holds members
+    /// only, so only the operators new to it are looked up.
+    fn put_isolation(&mut self, mut table: IsolationTable) -> Result<(), Error> {
+        let stored = self.isolation()?;
+        let set = self.current_set()?;
+        let mut outside: Vec<(OperatorId, IsolationState)> = Vec::new();
+        for (&operator, &state) in table.iter() {
+            if stored.get(&operator).is_none() && set.member(operator)?.is_none() {
+                outside.push((operator, state));
+            }
+        }
         for (operator, state) in outside {
             table.remove(&operator);
             self.ov.put(keys::isolation_of(operator), &state);
         }
         self.ov.put(keys::ISOLATION.to_vec(), &table);
+        Ok(())
     }
 
     /// After a rotation to `set`: members' records move into the table, leavers' out of it.
@@ -318,7 +410,16 @@ impl<'h, H: Host> Contract<'h, H> {
                 self.ov.delete(key);
             }
         }
-        self.put_isolation(table, set);
+        let leavers: Vec<(OperatorId, IsolationState)> = table
+            .iter()
+            .filter(|(op, _)| set.get(**op).is_none())
+            .map(|(op, state)| (*op, *state))
+            .collect();
+        for (operator, state) in leavers {
+            table.remove(&operator);
+            self.ov.put(keys::isolation_of(operator), &state);
+        }
+        self.ov.put(keys::ISOLATION.to_vec(), &table);
         Ok(())
     }
 
@@ -347,10 +448,10 @@ impl<'h, H: Host> Contract<'h, H> {
     /// Brings isolation to the current height (quarantine ends, rehabilitation, the cap).
     fn refresh_isolation(&mut self) -> Result<(), Error> {
         let mut table = self.isolation()?;
-        if table.is_empty() {
+        if !isolation::needs_power(&table) {
             return Ok(());
         }
-        let set = self.current_set()?;
+        let set = self.powers(&table)?;
         let mut reputations = VecMap::new();
         for (&op, state) in table.iter() {
             if matches!(state, IsolationState::Probation { .. }) {
@@ -366,7 +467,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.config.isolation.probation_influence_ppm,
         );
         if !events.is_empty() {
-            self.put_isolation(table, &set);
+            self.put_isolation(table)?;
             for event in events {
                 self.ov.emit(event);
             }
@@ -382,7 +483,6 @@ impl<'h, H: Host> Contract<'h, H> {
     }
 
     fn ban(&mut self, operator: OperatorId, class: OffenceClass) -> Result<(), Error> {
-        let set = self.current_set()?;
         let mut table = self.isolation_with(operator)?;
         table.insert(
             operator,
@@ -393,10 +493,11 @@ impl<'h, H: Host> Contract<'h, H> {
         );
         self.ov.emit(Event::Banned { operator, class });
         let influence = self.config.isolation.probation_influence_ppm;
+        let set = self.powers(&table)?;
         for event in isolation::rebalance(&mut table, &set, self.height, influence) {
             self.ov.emit(event);
         }
-        self.put_isolation(table, &set);
+        self.put_isolation(table)?;
         let index = self.meta.banned;
         self.meta.banned = index.checked_add(1).ok_or(Error::Overflow)?;
         self.ov.put(keys::banned(index), &operator);
@@ -407,10 +508,8 @@ impl<'h, H: Host> Contract<'h, H> {
     /// back under another operator index.
     fn ban_keys(&mut self, operator: OperatorId) -> Result<(), Error> {
         for epoch in self.meta.retained_epochs.clone() {
-            if let Some(set) = self.ov.get::<ValidatorSet>(&keys::set(epoch))? {
-                if let Some(v) = set.get(operator) {
-                    self.ov.put(keys::banned_key(&v.key), &operator);
-                }
+            if let Some(member) = self.member(epoch, operator)? {
+                self.ov.put(keys::banned_key(&member.key), &operator);
             }
         }
         Ok(())
@@ -435,10 +534,10 @@ impl<'h, H: Host> Contract<'h, H> {
         match isolation::graduated_response(record.offences, &self.config.isolation) {
             None => self.ov.emit(Event::Warned { operator, class }),
             Some((level, blocks)) => {
-                let set = self.current_set()?;
                 let mut table = self.isolation_with(operator)?;
                 let before = isolation::state_of(&table, operator);
                 isolation::impose_quarantine(&mut table, operator, level, blocks, self.height);
+                let set = self.powers(&table)?;
                 let influence = self.config.isolation.probation_influence_ppm;
                 for event in isolation::rebalance(&mut table, &set, self.height, influence) {
                     self.ov.emit(event);
@@ -460,7 +559,7 @@ impl<'h, H: Host> Contract<'h, H> {
                     }
                     _ => {}
                 }
-                self.put_isolation(table, &set);
+                self.put_isolation(table)?;
             }
         }
         Ok(())
@@ -478,12 +577,13 @@ impl<'h, H: Host> Contract<'h, H> {
         // 2. Epoch: not future, not expired, known.
         let set = self.epoch_set(offence.epoch)?;
         let power = set
-            .get(offence.operator)
+            .member(offence.operator)?
             .ok_or(Error::UnknownValidator {
                 operator: offence.operator,
                 epoch: offence.epoch,
             })?
             .power;
+        let total_power = set.total_power();
         // 3. Duplicates and bans: storage reads.
         let id = offence.id();
         if self.ov.get::<OffenceRecord>(&keys::offence(&id))?.is_some() {
@@ -494,10 +594,26 @@ impl<'h, H: Host> Contract<'h, H> {
                 operator: offence.operator,
             });
         }
-        // 4. The rule and the signatures.
-        let schedule = self.schedule(offence.epoch)?;
-        let justify_set = evidence.justify_set(&set, |epoch| self.epoch_set(epoch))?;
-        evidence.verify(self.meta.chain_id, &set, &schedule, &justify_set, verifier)?;
+        // 4. The rule and the signatures. The schedule is read only by a wrong-leader proof.
+        let schedule = if evidence.needs_schedule() {
+            self.schedule(offence.epoch)?
+        } else {
+            LeaderSchedule::empty(self.meta.chain_id, offence.epoch)
+        };
+        let nobody;
+        let other;
+        let justify_set: &dyn SetView = match evidence.justify_source(offence.epoch) {
+            JustifySet::Same => &set,
+            JustifySet::Nobody(epoch) => {
+                nobody = ValidatorSet::nobody(epoch);
+                &nobody
+            }
+            JustifySet::Epoch(epoch) => {
+                other = self.epoch_set(epoch)?;
+                &other
+            }
+        };
+        evidence.verify(self.meta.chain_id, &set, &schedule, justify_set, verifier)?;
 
         // Accepted: record, ban, penalise, propose a slash.
         self.ov.put(
@@ -519,7 +635,7 @@ impl<'h, H: Host> Contract<'h, H> {
             Some(caller) => self.banned_key(&caller)? == Some(offence.operator),
             None => false,
         };
-        self.propose_slash(offence, power, set.total_power, self_report)
+        self.propose_slash(offence, power, total_power, self_report)
     }
 
     fn propose_slash(
@@ -661,7 +777,7 @@ impl<'h, H: Host> Contract<'h, H> {
             return Err(Error::InvalidViewRange { first, last });
         }
         let set = self.epoch_set(a.epoch)?;
-        if set.get(a.accused).is_none() {
+        if set.member(a.accused)?.is_none() {
             return Err(Error::UnknownValidator {
                 operator: a.accused,
                 epoch: a.epoch,
@@ -718,8 +834,8 @@ impl<'h, H: Host> Contract<'h, H> {
         let mut liveness: LivenessState = self.ov.get(keys::LIVENESS)?.unwrap_or_default();
         // The window is judged over the current set: only its members are counted, which also
         // bounds the window's maps by the set's size.
-        let current = self.current_set()?;
         for cert in certs {
+            let current = self.current_set()?;
             let set = self.epoch_set(cert.epoch)?;
             let kind = cert.kind as u8;
             let position = (cert.epoch, cert.view);
@@ -734,14 +850,18 @@ impl<'h, H: Host> Contract<'h, H> {
             liveness.watermarks.insert(kind, position);
             liveness.certificates = liveness.certificates.saturating_add(1);
             for part in cert.signatures.iter() {
-                if current.get(part.signer).is_some() {
+                if current.member(part.signer)?.is_some() {
                     let count = liveness.signed.entry_or(part.signer, 0);
                     *count = count.saturating_add(1);
                 }
             }
             if cert.kind == CertificateKind::Timeout {
                 let leader = self.schedule(cert.epoch)?.leader(cert.view);
-                if let Some(leader) = leader.filter(|l| current.get(*l).is_some()) {
+                let leader = match leader {
+                    Some(l) if current.member(l)?.is_some() => Some(l),
+                    _ => None,
+                };
+                if let Some(leader) = leader {
                     let count = liveness.leader_failures.entry_or(leader, 0);
                     *count = count.saturating_add(1);
                 }
@@ -760,7 +880,7 @@ impl<'h, H: Host> Contract<'h, H> {
     /// Evaluates the window: rewards those who signed enough, sanctions those who did not and
     /// leaders who failed too often, then opens the next window.
     fn close_window(&mut self, liveness: &mut LivenessState) -> Result<(), Error> {
-        let set = self.current_set()?;
+        let set = self.full_set(self.meta.epoch)?;
         let total = u64::from(liveness.certificates.max(1));
         let min_ppm = u64::from(self.config.liveness.min_participation_ppm);
         let max_failures = self.config.liveness.max_leader_failures;
@@ -811,7 +931,8 @@ impl<'h, H: Host> Contract<'h, H> {
                 current: self.meta.epoch,
             });
         }
-        let next = ValidatorSet::after(rotation.epoch, rotation.validators, &self.current_set()?)?;
+        let current = self.full_set(self.meta.epoch)?;
+        let next = ValidatorSet::after(rotation.epoch, rotation.validators, &current)?;
         // Bans are permanent and follow the operator, whose effective power stays zero in any
         // set; a banned key may not come back under another operator index.
         for v in next.validators.iter() {
@@ -826,7 +947,6 @@ impl<'h, H: Host> Contract<'h, H> {
             if rotation.approvals.is_empty() {
                 return Err(Error::Unauthorized);
             }
-            let current = self.current_set()?;
             let change = EpochChange {
                 epoch: next.epoch,
                 set_hash: next.hash(),
@@ -847,7 +967,6 @@ impl<'h, H: Host> Contract<'h, H> {
             )?;
         }
         // Reputation decays toward the baseline at every epoch change.
-        let current = self.current_set()?;
         let mut operators: Vec<OperatorId> = current
             .validators
             .iter()
@@ -861,15 +980,16 @@ impl<'h, H: Host> Contract<'h, H> {
             self.set_reputation(op, |r| reputation::decay(r, &config))?;
         }
         self.meta.epoch = next.epoch;
-        self.start_epoch(next)?;
-        self.migrate_isolation(&self.current_set()?)?;
+        let next = self.start_epoch(next)?;
+        self.migrate_isolation(&next)?;
         // Isolation under the new set's power (and rehabilitation after the decay).
         self.refresh_isolation()?;
         self.write_schedule()
     }
 
-    /// Stores `set` as the current epoch's set and prunes epochs past retention.
-    fn start_epoch(&mut self, set: ValidatorSet) -> Result<(), Error> {
+    /// Stores `set` as the current epoch's set (its totals, its operators and one record per
+    /// member) and prunes epochs past retention. Returns the set.
+    fn start_epoch(&mut self, set: ValidatorSet) -> Result<ValidatorSet, Error> {
         let epoch = set.epoch;
         self.ov.emit(Event::EpochStarted {
             epoch,
@@ -877,7 +997,20 @@ impl<'h, H: Host> Contract<'h, H> {
             total_power: set.total_power,
             set_hash: set.hash(),
         });
-        self.ov.put(keys::set(epoch), &set);
+        self.ov.put(
+            keys::set(epoch),
+            &SetInfo {
+                epoch,
+                total_power: set.total_power,
+                validators: set.validators.len() as u32,
+            },
+        );
+        let operators: Vec<OperatorId> = set.validators.iter().map(|v| v.operator).collect();
+        self.ov.put(keys::members(epoch), &operators);
+        for v in set.validators.iter() {
+            self.ov.put(keys::member(epoch, v.operator), v);
+        }
+        self.members.borrow_mut().clear();
         if self.meta.retained_epochs.last() != Some(&epoch) {
             self.meta.retained_epochs.push(epoch);
         }
@@ -885,17 +1018,22 @@ impl<'h, H: Host> Contract<'h, H> {
         let (expired, kept): (Vec<u64>, Vec<u64>) =
             self.meta.retained_epochs.iter().partition(|e| **e < oldest);
         for e in expired {
+            let operators: Vec<OperatorId> = self.ov.get(&keys::members(e))?.unwrap_or_default();
+            for operator in operators {
+                self.ov.delete(keys::member(e, operator));
+            }
+            self.ov.delete(keys::members(e));
             self.ov.delete(keys::set(e));
             self.ov.delete(keys::schedule(e));
             self.ov.delete(keys::correlation(e));
         }
         self.meta.retained_epochs = kept;
-        Ok(())
+        Ok(set)
     }
 
     /// The current epoch's schedule from effective power and reputation.
     fn write_schedule(&mut self) -> Result<(), Error> {
-        let set = self.current_set()?;
+        let set = self.full_set(self.meta.epoch)?;
         let table = self.isolation()?;
         let influence = self.config.isolation.probation_influence_ppm;
         let mut candidates = Vec::with_capacity(set.validators.len());
@@ -919,6 +1057,7 @@ impl<'h, H: Host> Contract<'h, H> {
         self.require_authority()?;
         config.validate()?;
         self.config = config;
+        self.config_changed = true;
         self.ov.emit(Event::ConfigUpdated);
         Ok(())
     }
@@ -928,7 +1067,7 @@ impl<'h, H: Host> Contract<'h, H> {
     fn answer(&self, query: Query) -> Result<QueryResponse, Error> {
         Ok(match query {
             Query::Status => {
-                let set = self.current_set()?;
+                let set = self.full_set(self.meta.epoch)?;
                 let table = self.isolation()?;
                 let count =
                     |f: fn(&IsolationState) -> bool| table.values().filter(|s| f(s)).count() as u32;
@@ -986,7 +1125,7 @@ impl<'h, H: Host> Contract<'h, H> {
                 QueryResponse::SlashingProposals(out)
             }
             Query::EffectivePower => {
-                let set = self.current_set()?;
+                let set = self.full_set(self.meta.epoch)?;
                 let table = self.isolation()?;
                 let influence = self.config.isolation.probation_influence_ppm;
                 QueryResponse::EffectivePower(
@@ -1012,7 +1151,10 @@ impl<'h, H: Host> Contract<'h, H> {
                 self.epoch_set(epoch)?;
                 QueryResponse::Schedule(self.schedule(epoch)?)
             }
-            Query::ValidatorSet { epoch } => QueryResponse::ValidatorSet(self.epoch_set(epoch)?),
+            Query::ValidatorSet { epoch } => {
+                self.epoch_set(epoch)?;
+                QueryResponse::ValidatorSet(self.full_set(epoch)?)
+            }
         })
     }
 }

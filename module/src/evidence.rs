@@ -16,7 +16,7 @@ use crate::codec::{encode, BoundedVec};
 use crate::crypto::Verifier;
 use crate::error::Error;
 use crate::schedule::LeaderSchedule;
-use crate::validators::ValidatorSet;
+use crate::validators::{SetView, ValidatorSet};
 use crate::wire::{
     signing_bytes, BlockHeader, Certificate, CertificateKind, Hash, Message, MessageKind,
     OperatorId, Signature, SignedMessage, MAX_VALIDATORS,
@@ -125,6 +125,18 @@ pub enum ProposalViolation {
     HeightMismatch,
 }
 
+/// The set an invalid-proposal proof checks its justify certificate against
+/// ([`Evidence::justify_source`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JustifySet {
+    /// The offence epoch's own set.
+    Same,
+    /// No set: the justify claims a later epoch than the offence.
+    Nobody(u64),
+    /// The set of this earlier epoch.
+    Epoch(u64),
+}
+
 /// Tier 1 evidence: signed messages that prove an offence on their own.
 #[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -188,11 +200,11 @@ fn same_view(a: &SignedMessage, b: &SignedMessage) -> Result<(), Error> {
 
 fn verify_message(
     chain_id: u64,
-    set: &ValidatorSet,
+    set: &dyn SetView,
     msg: &SignedMessage,
     verifier: &impl Verifier,
 ) -> Result<(), Error> {
-    let validator = set.get(msg.signer).ok_or(Error::UnknownValidator {
+    let validator = set.member(msg.signer)?.ok_or(Error::UnknownValidator {
         operator: msg.signer,
         epoch: msg.epoch,
     })?;
@@ -289,11 +301,32 @@ impl Evidence {
         set: &'s ValidatorSet,
         lookup: impl FnOnce(u64) -> Result<ValidatorSet, E>,
     ) -> Result<Cow<'s, ValidatorSet>, E> {
-        Ok(match self.justify_epoch() {
-            Some(epoch) if epoch > set.epoch => Cow::Owned(ValidatorSet::nobody(epoch)),
-            Some(epoch) if epoch != set.epoch => Cow::Owned(lookup(epoch)?),
-            _ => Cow::Borrowed(set),
+        Ok(match self.justify_source(set.epoch) {
+            JustifySet::Nobody(epoch) => Cow::Owned(ValidatorSet::nobody(epoch)),
+            JustifySet::Epoch(epoch) => Cow::Owned(lookup(epoch)?),
+            JustifySet::Same => Cow::Borrowed(set),
         })
+    }
+
+    /// Which set [`Evidence::justify_set`] takes, for evidence of an offence in `epoch`.
+    pub fn justify_source(&self, epoch: u64) -> JustifySet {
+        match self.justify_epoch() {
+            Some(e) if e > epoch => JustifySet::Nobody(e),
+            Some(e) if e != epoch => JustifySet::Epoch(e),
+            _ => JustifySet::Same,
+        }
+    }
+
+    /// Whether checking this evidence reads the leader schedule (only a wrong-leader proof
+    /// does).
+    pub fn needs_schedule(&self) -> bool {
+        matches!(
+            self,
+            Evidence::InvalidProposal {
+                violation: ProposalViolation::WrongLeader,
+                ..
+            }
+        )
     }
 
     /// Checks the claimed rule against the offence epoch's validator set and leader schedule
@@ -302,9 +335,9 @@ impl Evidence {
     pub fn verify(
         &self,
         chain_id: u64,
-        set: &ValidatorSet,
+        set: &dyn SetView,
         schedule: &LeaderSchedule,
-        justify_set: &ValidatorSet,
+        justify_set: &dyn SetView,
         verifier: &impl Verifier,
     ) -> Result<(), Error> {
         match self {
@@ -322,10 +355,11 @@ impl Evidence {
                 parent,
                 violation,
             } => {
-                set.get(proposal.signer).ok_or(Error::UnknownValidator {
-                    operator: proposal.signer,
-                    epoch: proposal.epoch,
-                })?;
+                set.member(proposal.signer)?
+                    .ok_or(Error::UnknownValidator {
+                        operator: proposal.signer,
+                        epoch: proposal.epoch,
+                    })?;
                 let Message::Proposal(p) = &proposal.message else {
                     return Err(Error::ViolationNotProven);
                 };
@@ -338,7 +372,7 @@ impl Evidence {
                     schedule,
                     justify_set,
                     verifier,
-                );
+                )?;
                 if !proven {
                     return Err(Error::ViolationNotProven);
                 }
@@ -365,22 +399,22 @@ fn proposal_violates(
     parent: Option<&BlockHeader>,
     violation: ProposalViolation,
     schedule: &LeaderSchedule,
-    justify_set: &ValidatorSet,
+    justify_set: &dyn SetView,
     verifier: &impl Verifier,
-) -> bool {
+) -> Result<bool, Error> {
     let justify = &p.justify;
-    match violation {
+    Ok(match violation {
         ProposalViolation::WrongLeader => schedule.leader(p.view) != Some(signer),
         ProposalViolation::ProposerNotSigner => p.block.proposer != signer,
         ProposalViolation::ShortCertificate => {
-            !justify.is_genesis() && justify_set.signed_power(justify) < justify_set.quorum()
+            !justify.is_genesis() && justify_set.signers_power(justify)? < justify_set.quorum()
         }
         ProposalViolation::BadCertificateSignature { position } => {
             let Some(part) = justify.signatures.get(position as usize) else {
-                return false;
+                return Ok(false);
             };
-            let Some(validator) = justify_set.get(part.signer) else {
-                return false;
+            let Some(validator) = justify_set.member(part.signer)? else {
+                return Ok(false);
             };
             let msg = justify
                 .signed_message(part)
@@ -391,16 +425,20 @@ fn proposal_violates(
             .signatures
             .windows(2)
             .any(|w| w[1].signer <= w[0].signer),
-        ProposalViolation::UnknownSigner => justify
-            .signatures
-            .iter()
-            .any(|s| justify_set.get(s.signer).is_none()),
+        ProposalViolation::UnknownSigner => {
+            for s in justify.signatures.iter() {
+                if justify_set.member(s.signer)?.is_none() {
+                    return Ok(true);
+                }
+            }
+            false
+        }
         ProposalViolation::JustifyNotBlockCertificate => justify.kind == CertificateKind::Timeout,
         ProposalViolation::JustifyNotOlder => justify.view >= p.view,
         ProposalViolation::ParentMismatch => p.block.parent_hash != justify.block_hash,
         ProposalViolation::HeightMismatch => {
             if justify.is_genesis() {
-                return p.block.height != 1;
+                return Ok(p.block.height != 1);
             }
             match parent {
                 Some(parent) => {
@@ -410,7 +448,7 @@ fn proposal_violates(
                 None => false,
             }
         }
-    }
+    })
 }
 
 /// A Tier 2 behaviour: seen by witnesses, provable by no signature.
@@ -495,7 +533,7 @@ pub struct WitnessedAccusation {
 /// (`exclude` never counts) holding at least `required` power, then verifies each signature.
 /// Membership and power are checked before any signature. Returns the power.
 pub fn witness_power(
-    set: &ValidatorSet,
+    set: &dyn SetView,
     message: &[u8],
     signatures: &[WitnessSignature],
     exclude: Option<OperatorId>,
@@ -511,9 +549,9 @@ pub fn witness_power(
         if Some(part.witness) == exclude {
             continue;
         }
-        let validator = set.get(part.witness).ok_or(Error::UnknownValidator {
+        let validator = set.member(part.witness)?.ok_or(Error::UnknownValidator {
             operator: part.witness,
-            epoch: set.epoch,
+            epoch: set.epoch(),
         })?;
         power = power.checked_add(validator.power).ok_or(Error::Overflow)?;
         counted.push((validator, part));
@@ -535,7 +573,7 @@ pub fn witness_power(
 /// The genesis certificate needs no signatures.
 pub fn verify_certificate(
     chain_id: u64,
-    set: &ValidatorSet,
+    set: &dyn SetView,
     cert: &Certificate,
     verifier: &impl Verifier,
 ) -> Result<(), Error> {
@@ -550,7 +588,7 @@ pub fn verify_certificate(
     let mut power = 0u64;
     let mut counted = Vec::with_capacity(cert.signatures.len());
     for part in cert.signatures.iter() {
-        let validator = set.get(part.signer).ok_or(Error::UnknownValidator {
+        let validator = set.member(part.signer)?.ok_or(Error::UnknownValidator {
             operator: part.signer,
             epoch: cert.epoch,
         })?;

@@ -22,11 +22,37 @@ use crate::codec::VecMap;
 use crate::config::{IsolationConfig, PPM};
 use crate::msg::{Event, QuarantineLevel};
 use crate::state::IsolationState;
-use crate::validators::ValidatorSet;
+use crate::validators::quorum;
 use crate::wire::OperatorId;
 
 /// Operators that are not active, with their state. Active operators are absent.
 pub type IsolationTable = VecMap<OperatorId, IsolationState>;
+
+/// The power the cap weighs: the set's total and the power of each operator in the table
+/// (absent operators have none).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Powers {
+    /// The set's total power.
+    pub total: u64,
+    /// Power of the table's operators.
+    pub of: VecMap<OperatorId, u64>,
+}
+
+impl Powers {
+    /// Power of `operator`.
+    pub fn power_of(&self, operator: OperatorId) -> u64 {
+        self.of.get(&operator).copied().unwrap_or(0)
+    }
+}
+
+/// Whether [`refresh`] or [`rebalance`] can change anything in `table`: only quarantines
+/// (in force or waiting) and probation move. A table of bans alone stays as it is, so its
+/// transactions read no member's power.
+pub fn needs_power(table: &IsolationTable) -> bool {
+    table
+        .values()
+        .any(|s| !matches!(s, IsolationState::Banned { .. }))
+}
 
 /// The state of `operator` in `table`.
 pub fn state_of(table: &IsolationTable, operator: OperatorId) -> IsolationState {
@@ -125,7 +151,7 @@ pub fn aged(state: IsolationState, height: u64) -> IsolationState {
 /// defers quarantines under the cap for `set`. Returns the events, in operator order per step.
 pub fn refresh(
     table: &mut IsolationTable,
-    set: &ValidatorSet,
+    set: &Powers,
     height: u64,
     reputation: impl Fn(OperatorId) -> u32,
     threshold: u32,
@@ -159,11 +185,14 @@ pub fn refresh(
 /// and operator; whatever does not fit waits as `Deferred`.
 pub fn rebalance(
     table: &mut IsolationTable,
-    set: &ValidatorSet,
+    set: &Powers,
     height: u64,
     probation_influence_ppm: u32,
 ) -> Vec<Event> {
-    let budget = set.total_power.saturating_sub(set.quorum());
+    if !needs_power(table) {
+        return Vec::new();
+    }
+    let budget = set.total.saturating_sub(quorum(set.total));
     let mut used: u64 = table
         .iter()
         .map(|(op, s)| match s {

@@ -474,7 +474,7 @@ fn pre_verify(evidence: &Evidence, ctx: Context) -> Result<OffenceKey, Error> {
         Some(s) if s.epoch == epoch => ValidatorSet::new(s.epoch, s.validators),
         _ => Err(Error::UnknownEpoch { epoch }),
     })?;
-    evidence.verify(ctx.chain_id, &set, &schedule, &justify_set, &Ed25519Strict)?;
+    evidence.verify(ctx.chain_id, &set, &schedule, &*justify_set, &Ed25519Strict)?;
     Ok(offence)
 }
 

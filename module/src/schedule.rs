@@ -44,6 +44,15 @@ pub struct Candidate {
 }
 
 impl LeaderSchedule {
+    /// A schedule with no candidates: no view has a leader.
+    pub fn empty(chain_id: u64, epoch: u64) -> Self {
+        Self {
+            chain_id,
+            epoch,
+            entries: BoundedVec::empty(),
+        }
+    }
+
     /// Weighs each candidate by effective power times reputation. If every such weight is zero
     /// (every score is zero), falls back to effective power alone, so that a schedule exists
     /// while any candidate has power.

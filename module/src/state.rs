@@ -165,9 +165,21 @@ pub mod keys {
         key
     }
 
-    /// The validator set of an epoch.
+    /// The totals of an epoch's validator set ([`super::SetInfo`]).
     pub fn set(epoch: u64) -> Vec<u8> {
         with(b"set/", &epoch.to_be_bytes())
+    }
+    /// The operators of an epoch's set, in increasing order (read only by what needs the whole
+    /// set: rotations, windows, schedules and queries).
+    pub fn members(epoch: u64) -> Vec<u8> {
+        with(b"members/", &epoch.to_be_bytes())
+    }
+    /// One validator of an epoch's set (a `ValidatorInfo`).
+    pub fn member(epoch: u64, operator: OperatorId) -> Vec<u8> {
+        let mut suffix = [0u8; 12];
+        suffix[..8].copy_from_slice(&epoch.to_be_bytes());
+        suffix[8..].copy_from_slice(&operator.to_be_bytes());
+        with(b"member/", &suffix)
     }
     /// The leader schedule of an epoch.
     pub fn schedule(epoch: u64) -> Vec<u8> {
@@ -228,6 +240,19 @@ pub struct Meta {
     pub next_proposal_id: u64,
     /// Operators banned so far (the next index of [`keys::banned`]).
     pub banned: u64,
+}
+
+/// The totals of an epoch's validator set; its members are stored one record each
+/// ([`keys::member`]), its operators as a list ([`keys::members`]).
+#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SetInfo {
+    /// The epoch.
+    pub epoch: u64,
+    /// Sum of the validators' power.
+    pub total_power: u64,
+    /// Number of validators.
+    pub validators: u32,
 }
 
 /// An operator's standing, kept across epochs and key rotations.

@@ -153,12 +153,8 @@ impl ValidatorSet {
 
     /// The power of a certificate's distinct, known signers (no signature is checked).
     pub fn signed_power(&self, cert: &Certificate) -> u64 {
-        let mut signers: Vec<OperatorId> = cert.signatures.iter().map(|s| s.signer).collect();
-        signers.sort_unstable();
-        signers.dedup();
-        signers
-            .iter()
-            .fold(0u64, |acc, op| acc.saturating_add(self.power_of(*op)))
+        // A set in memory reads no storage: the view cannot fail.
+        SetView::signers_power(self, cert).unwrap_or(0)
     }
 
     /// `SHA-256("WARDEN-SET" || borsh(validators))`: what a quorum signs to approve a rotation.
@@ -167,6 +163,76 @@ impl ValidatorSet {
         hasher.update(b"WARDEN-SET");
         hasher.update(encode(&self.validators));
         hasher.finalize().into()
+    }
+}
+
+/// What the rules read of one member of a set: its key and its power.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Consensus key for the epoch.
+    pub key: PublicKey,
+    /// Voting power.
+    pub power: u64,
+}
+
+impl From<&ValidatorInfo> for Member {
+    fn from(v: &ValidatorInfo) -> Self {
+        Self {
+            key: v.key,
+            power: v.power,
+        }
+    }
+}
+
+/// A validator set as the evidence rules read it: its totals and one member at a time. A
+/// [`ValidatorSet`] in memory is one; the contract's stored sets are another, which read from
+/// storage only the members a transaction names, so that checking evidence costs the same in
+/// a set of four and in a set of a thousand.
+pub trait SetView {
+    /// The epoch.
+    fn epoch(&self) -> u64;
+    /// Sum of the members' power.
+    fn total_power(&self) -> u64;
+    /// The member with this operator index; an error only if its stored record is damaged.
+    fn member(&self, operator: OperatorId) -> Result<Option<Member>, Error>;
+
+    /// The smallest power that is more than 2/3 of the total.
+    fn quorum(&self) -> u64 {
+        quorum(self.total_power())
+    }
+
+    /// The smallest power that is more than 1/3 of the total.
+    fn one_third_plus(&self) -> u64 {
+        self.total_power() / 3 + 1
+    }
+
+    /// Power of an operator (zero if absent).
+    fn power(&self, operator: OperatorId) -> Result<u64, Error> {
+        Ok(self.member(operator)?.map_or(0, |m| m.power))
+    }
+
+    /// The power of a certificate's distinct, known signers (no signature is checked).
+    fn signers_power(&self, cert: &Certificate) -> Result<u64, Error> {
+        let mut signers: Vec<OperatorId> = cert.signatures.iter().map(|s| s.signer).collect();
+        signers.sort_unstable();
+        signers.dedup();
+        let mut power = 0u64;
+        for op in signers {
+            power = power.saturating_add(self.power(op)?);
+        }
+        Ok(power)
+    }
+}
+
+impl SetView for ValidatorSet {
+    fn epoch(&self) -> u64 {
+        self.epoch
+    }
+    fn total_power(&self) -> u64 {
+        self.total_power
+    }
+    fn member(&self, operator: OperatorId) -> Result<Option<Member>, Error> {
+        Ok(self.get(operator).map(Member::from))
     }
 }
 

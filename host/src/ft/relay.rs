@@ -365,7 +365,7 @@ pub fn reverify(msg: &Msg, chain: &dyn ChainView) -> Result<(), Error> {
                 epoch: offence.epoch,
             })?;
             let justify_set = evidence.justify_set(&set, |epoch| set_of(chain, epoch))?;
-            evidence.verify(chain_id, &set, &schedule, &justify_set, &Ed25519Strict)
+            evidence.verify(chain_id, &set, &schedule, &*justify_set, &Ed25519Strict)
         }
         Msg::SubmitAccusation(witnessed) => {
             let a = &witnessed.accusation;

@@ -499,7 +499,7 @@ impl Tier1 {
             epoch.chain_id,
             &epoch.set,
             &epoch.schedule,
-            &justify_set,
+            &*justify_set,
             verifier,
         ) {
             Ok(()) => {
