@@ -12,4 +12,4 @@ fn main() {
 }
 
 /// The module's stack, in bytes.
-const STACK_BYTES: u32 = 64 * 1024;
+const STACK_BYTES: u32 = 32 * 1024;

@@ -1,30 +1,42 @@
-//! `warden chain bench`: the runtime's throughput against the wasm floor, and the state-root
+//! `warden chain bench`: the runtime's throughput against the signature floor at several
+//! validator-set sizes, the cost of recording a network's certificates, and the state-root
 //! update cost per block at two state sizes.
 //!
-//! 1. Throughput. A test network with one validator per transaction (plus a few) so that
-//!    every double vote names a different offender and is accepted. The same signed double-vote
-//!    transactions run twice, in the same order:
-//!    - the floor: the executor alone over an in-memory store (a fresh instance per
-//!      transaction, the state carried from one transaction to the next), nothing else;
+//! 1. Throughput, at each set size (16, 128, 504 and 1,024 validators by default). A block of
+//!    double votes by `block_txs` different offenders is committed on a fresh chain (a copy of
+//!    the size's post-genesis data directory, made before the clock starts), so that every
+//!    size's transactions do the same work besides the set: the same offenders' worth of
+//!    bans and correlated slashing. Three measurements take turns, one block each, on the same
+//!    signed transactions:
+//!    - the signature floor: native `verify_strict` of the transaction's three signatures (its
+//!      envelope's and the two votes'), nothing else;
+//!    - the wasm floor: the executor alone over an in-memory store;
 //!    - the chain: envelopes submitted (strict decoding, chain id, `verify_strict` of the
-//!      envelope, nonce, mempool), blocks produced (execution over the block overlay) and each
-//!      block committed to redb with the state tree, records and nonces, with an fsync per block.
+//!      envelope, nonce, mempool), the block produced (execution over the block overlay) and
+//!      committed to redb with the state tree, records and nonces, with an fsync.
 //!
-//!    The two take turns, one block each (the first of the pair alternating), so that the
-//!    load of a shared machine falls on both alike. Target: the chain commits at least 80% of
-//!    the floor's rate.
-//! 2. State root. A state of 1,000 and then 100,000 keys (in redb, with its tree in memory as
+//!    Targets: the chain commits at least half the signature floor's rate at every size, and
+//!    its rate at the largest size is within 20% of its rate at the smallest.
+//! 2. Certificates. A network of 100 validators, each block's phase-1 and phase-2
+//!    certificates (a quorum of signatures each) recorded in one transaction per block, the
+//!    chain committing a block per transaction; reported as the share of one core that 10
+//!    blocks per second take (target: under 10%).
+//! 3. State root. A state of 1,000 and then 100,000 keys (in redb, with its tree in memory as
 //!    the runtime keeps it); each block changes 100 keys (half new, half rewritten), and the
 //!    time of the root update alone and of the update with the block's write transaction
 //!    (state writes, commit, fsync) are measured per block.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 
-use warden_module::codec::encode;
+use warden_module::codec::{encode, BoundedVec};
+use warden_module::crypto::{Ed25519Strict, Verifier};
+use warden_module::evidence::Evidence;
 use warden_module::msg::{Event, Msg};
+use warden_module::wire::{CertificateKind, PublicKey, Signature};
 
 use super::block::TxStatus;
 use super::envelope::Envelope;
@@ -32,33 +44,49 @@ use super::genesis::GenesisFile;
 use super::root::{self, path_of, value_hash, MemoryNodes};
 use super::store::STATE;
 use super::Chain;
-use crate::testkit::{key, TestNetwork, REPORTER_SEED};
+use crate::testkit::{key, public, TestNetwork, REPORTER_SEED};
 use crate::wasm::{BlockContext, Executor, ExecutorConfig, MemoryStore};
 
 /// Benchmark settings.
 #[derive(Clone, Debug)]
 pub struct ChainBenchOptions {
-    /// Double-vote transactions to commit (at most 1,000: one offender each).
+    /// Double-vote transactions to commit at each set size.
     pub txs: u32,
-    /// Transactions per block.
+    /// Offenders per block, each block on a fresh chain (at most the smallest set).
     pub block_txs: u32,
+    /// Validator-set sizes of the throughput rows.
+    pub sizes: Vec<u32>,
+    /// Blocks of the certificate row (0 skips it).
+    pub certificate_blocks: u32,
     /// State sizes (keys) at which the state-root update is measured.
     pub root_sizes: Vec<u64>,
 }
 
-/// The target: the chain's rate as a share of the floor's.
-pub const RATE_TARGET: f64 = 0.80;
+/// The set sizes the throughput rows run at.
+pub const SET_SIZES: [u32; 4] = [16, 128, 504, 1_024];
+/// The target: the chain's rate as a share of the signature floor's, at every size.
+pub const RATE_TARGET: f64 = 0.50;
+/// The target: the largest set's rate within this share of the smallest set's.
+pub const FLATNESS_TARGET: f64 = 0.20;
+/// Validators of the certificate row's network.
+pub const CERTIFICATE_VALIDATORS: u32 = 100;
+/// Blocks per second the certificate row's share of a core is stated at.
+pub const CERTIFICATE_BLOCKS_PER_SECOND: f64 = 10.0;
+/// The target: the share of one core that recording those certificates takes.
+pub const CERTIFICATE_CORE_TARGET: f64 = 0.10;
 const CHAIN_ID: u64 = 9;
 const GENESIS_TIME: u64 = 1_700_000_000_000;
 /// The state sizes the issue asks about.
 pub const ROOT_SIZES: [u64; 2] = [1_000, 100_000];
 const ROOT_BLOCK_KEYS: u64 = 100;
 const ROOT_BLOCKS: u64 = 20;
+/// Signatures a double-vote transaction carries: its envelope's and the two votes'.
+const SIGNATURES_PER_TX: u32 = 3;
 
-fn rate(n: u32, d: Duration) -> f64 {
+fn rate(n: u64, d: Duration) -> f64 {
     let s = d.as_secs_f64();
     if s > 0.0 {
-        f64::from(n) / s
+        n as f64 / s
     } else {
         0.0
     }
@@ -69,6 +97,14 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
+fn verdict(pass: bool) -> &'static str {
+    if pass {
+        "PASS"
+    } else {
+        "MISS"
+    }
+}
+
 /// Runs one block's worth of `payloads` through the executor alone, over `state`.
 fn floor_block(
     exec: &Executor,
@@ -76,7 +112,7 @@ fn floor_block(
     payloads: &[Vec<u8>],
     height: u64,
 ) -> anyhow::Result<Duration> {
-    let sender = Some(crate::testkit::public(&key(REPORTER_SEED)));
+    let sender = Some(public(&key(REPORTER_SEED)));
     let ctx = BlockContext {
         height,
         time: GENESIS_TIME + 1_000 * height,
@@ -101,95 +137,144 @@ fn floor_block(
     Ok(elapsed)
 }
 
-/// Runs the benchmark and returns the report.
-pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
-    let txs = options.txs.clamp(1, 1_000);
-    let block_txs = options.block_txs.clamp(1, txs);
-    let mut out = String::new();
-    let tmp = tempfile::Builder::new()
-        .prefix("warden-chain-bench-")
-        .tempdir()?;
+/// Copies a data directory (files and one level of subdirectories, as a chain writes them).
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
 
-    // 1. Throughput.
-    let validators = txs + 4;
-    let net = TestNetwork::new(CHAIN_ID, validators);
-    let file = GenesisFile::from_network(&net, GENESIS_TIME);
-    let reporter = key(REPORTER_SEED);
-    let payloads: Vec<Vec<u8>> = (0..txs)
-        .map(|i| encode(&Msg::SubmitEvidence(net.double_vote(i, 5 + u64::from(i)))))
-        .collect();
-    let envelopes: Vec<Vec<u8>> = payloads
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            Envelope::sign(CHAIN_ID, &reporter, i as u64, p.clone())
-                .map(|e| e.encode())
-                .ok_or_else(|| anyhow::anyhow!("payload over the limit"))
+/// One signature a transaction carries, as the signature floor checks it.
+type SignatureCheck = (PublicKey, Vec<u8>, Signature);
+
+/// One set size of the throughput rows: its post-genesis chain and state, and its block.
+struct SizeRun {
+    validators: u32,
+    template: PathBuf,
+    genesis_state: MemoryStore,
+    payloads: Vec<Vec<u8>>,
+    envelopes: Vec<Vec<u8>>,
+    signatures: Vec<SignatureCheck>,
+    chain: Duration,
+    /// The part of `chain` spent submitting.
+    submit: Duration,
+    floor: Duration,
+    signature_floor: Duration,
+    txs: u64,
+}
+
+impl SizeRun {
+    fn new(exec: &Executor, validators: u32, offenders: u32, dir: &Path) -> anyhow::Result<Self> {
+        let net = TestNetwork::new(CHAIN_ID, validators);
+        let file = GenesisFile::from_network(&net, GENESIS_TIME);
+        let reporter = key(REPORTER_SEED);
+        let sender = public(&reporter);
+        let set = net.set();
+        let mut payloads = Vec::new();
+        let mut envelopes = Vec::new();
+        let mut signatures = Vec::new();
+        for i in 0..offenders {
+            let evidence = net.double_vote(i, 5 + u64::from(i));
+            let Evidence::DoubleVote { first, second } = &evidence else {
+                anyhow::bail!("the test network built no double vote");
+            };
+            let offender = set
+                .get(i)
+                .ok_or_else(|| anyhow::anyhow!("offender {i} is not in the set"))?
+                .key;
+            for vote in [first, second] {
+                let bytes = vote.message.signing_bytes(CHAIN_ID, vote.epoch);
+                signatures.push((offender, bytes, vote.signature));
+            }
+            let payload = encode(&Msg::SubmitEvidence(evidence.clone()));
+            let envelope = Envelope::sign(CHAIN_ID, &reporter, u64::from(i), payload.clone())
+                .ok_or_else(|| anyhow::anyhow!("payload over the limit"))?;
+            signatures.push((
+                sender,
+                Envelope::signing_bytes(CHAIN_ID, &sender, u64::from(i), &payload),
+                envelope.signature,
+            ));
+            payloads.push(payload);
+            envelopes.push(envelope.encode());
+        }
+        let template = dir.join(format!("genesis-{validators}"));
+        drop(Chain::init(&file, &template)?);
+        let mut genesis_state = MemoryStore::new();
+        let init = exec.init(
+            &mut genesis_state,
+            BlockContext {
+                height: 0,
+                time: GENESIS_TIME,
+            },
+            &file.module_genesis()?,
+        );
+        anyhow::ensure!(init.is_ok(), "genesis refused: {:?}", init.result);
+        Ok(Self {
+            validators,
+            template,
+            genesis_state,
+            payloads,
+            envelopes,
+            signatures,
+            chain: Duration::ZERO,
+            submit: Duration::ZERO,
+            floor: Duration::ZERO,
+            signature_floor: Duration::ZERO,
+            txs: 0,
         })
-        .collect::<anyhow::Result<_>>()?;
-    let exec = Executor::new(ExecutorConfig::default())?;
-    let mut genesis_state = MemoryStore::new();
-    let init = exec.init(
-        &mut genesis_state,
-        BlockContext {
-            height: 0,
-            time: GENESIS_TIME,
-        },
-        &file.module_genesis()?,
-    );
-    anyhow::ensure!(init.is_ok(), "genesis refused: {:?}", init.result);
-    // Warm up the executor's pool.
-    floor_block(
-        &exec,
-        &mut genesis_state.clone(),
-        &payloads[..payloads.len().min(5)],
-        1,
-    )?;
+    }
 
-    // The floor and the chain take turns, one block each, the first alternating, so that the
-    // load of a shared machine falls on both alike.
-    let dir = tmp.path().join("throughput");
-    let mut chain = Chain::init(&file, &dir)?;
-    let mut floor_state = genesis_state.clone();
-    let mut chain_time = Duration::ZERO;
-    let mut floor_time = Duration::ZERO;
-    let mut blocks = 0u32;
-    for (chunk, block_payloads) in envelopes
-        .chunks(block_txs as usize)
-        .zip(payloads.chunks(block_txs as usize))
-    {
-        let height = chain.head().height + 1;
-        let chain_first = blocks % 2 == 1;
+    /// One block of each measurement, in an order that alternates with `round`.
+    fn round(&mut self, exec: &Executor, round: u32, scratch: &Path) -> anyhow::Result<()> {
+        let dir = scratch.join(format!("chain-{}-{round}", self.validators));
+        copy_dir(&self.template, &dir)?;
+        let mut chain = Chain::open(&dir)?;
+        let mut floor_state = self.genesis_state.clone();
+        let chain_first = round % 2 == 1;
         if !chain_first {
-            floor_time += floor_block(&exec, &mut floor_state, block_payloads, height)?;
+            self.floor += floor_block(exec, &mut floor_state, &self.payloads, 1)?;
         }
         let start = Instant::now();
-        for envelope in chunk {
+        for envelope in &self.envelopes {
             chain
                 .submit(envelope)
                 .map_err(|e| anyhow::anyhow!("submit: {e}"))?;
         }
-        chain.produce_block(GENESIS_TIME + 1_000 * height)?;
-        chain_time += start.elapsed();
+        let submitted = start.elapsed();
+        chain.produce_block(GENESIS_TIME + 1_000)?;
+        self.chain += start.elapsed();
+        self.submit += submitted;
         if chain_first {
-            floor_time += floor_block(&exec, &mut floor_state, block_payloads, height)?;
+            self.floor += floor_block(exec, &mut floor_state, &self.payloads, 1)?;
         }
-        blocks += 1;
-    }
-    let floor_root = root::root_of(
-        floor_state
-            .iter()
-            .map(|(k, v)| (path_of(k), value_hash(v)))
-            .collect(),
-    )?;
-    anyhow::ensure!(
-        floor_root == chain.head().state_root,
-        "the chain and the floor ended in different states"
-    );
-    for height in 1..=chain.head().height {
+        let start = Instant::now();
+        for (key, message, signature) in &self.signatures {
+            anyhow::ensure!(
+                Ed25519Strict.verify(key, message, signature),
+                "a signature of the block does not verify"
+            );
+        }
+        self.signature_floor += start.elapsed();
+        self.txs += self.payloads.len() as u64;
+
+        // Not timed: every transaction succeeded, and the chain's state is the floor's.
         let block = chain
-            .block(height)?
-            .ok_or_else(|| anyhow::anyhow!("block {height} missing"))?;
+            .block(1)?
+            .ok_or_else(|| anyhow::anyhow!("block 1 missing"))?;
+        anyhow::ensure!(
+            block.txs.len() == self.payloads.len(),
+            "the block holds {} of {} transactions",
+            block.txs.len(),
+            self.payloads.len()
+        );
         for hash in &block.txs {
             let record = chain
                 .tx(hash)?
@@ -200,55 +285,151 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
                 record.result.status
             );
         }
+        if round == 0 {
+            let floor_root = root::root_of(
+                floor_state
+                    .iter()
+                    .map(|(k, v)| (path_of(k), value_hash(v)))
+                    .collect(),
+            )?;
+            anyhow::ensure!(
+                floor_root == chain.head().state_root,
+                "the chain and the floor ended in different states"
+            );
+        }
+        drop(chain);
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
-    let chain_rate = rate(txs, chain_time);
-    let floor_rate = rate(txs, floor_time);
-    let share = if floor_rate > 0.0 {
-        chain_rate / floor_rate
-    } else {
-        0.0
-    };
+}
+
+/// Runs the benchmark and returns the report.
+pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let tmp = tempfile::Builder::new()
+        .prefix("warden-chain-bench-")
+        .tempdir()?;
+    let exec = Executor::new(ExecutorConfig::default())?;
+
+    // 1. Throughput.
+    let mut sizes = options.sizes.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes.retain(|&n| n > 0);
+    anyhow::ensure!(!sizes.is_empty(), "no set size to run at");
+    let smallest = sizes[0];
+    let offenders = options.block_txs.clamp(1, smallest);
+    let rounds = options.txs.max(1).div_ceil(offenders);
+    eprintln!(
+        "chain bench: genesis of {} sets ({} validators)",
+        sizes.len(),
+        sizes
+            .iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut runs = sizes
+        .iter()
+        .map(|&n| SizeRun::new(&exec, n, offenders, tmp.path()))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    // Warm the executor's pool.
+    floor_block(
+        &exec,
+        &mut runs[0].genesis_state.clone(),
+        &runs[0].payloads,
+        1,
+    )?;
+    for round in 0..rounds {
+        if round % 10 == 0 {
+            eprintln!("chain bench: block {} of {rounds} at each size", round + 1);
+        }
+        for run in &mut runs {
+            run.round(&exec, round, tmp.path())?;
+        }
+    }
+
     writeln!(out, "Warden chain benchmark")?;
     writeln!(
         out,
-        "  {txs} double-vote evidence transactions against {txs} different offenders \
-         ({validators} validators), {block_txs} per block ({blocks} blocks)"
-    )?;
-    writeln!(
-        out,
-        "  {} CPU(s) available; wall clock",
+        "  {rounds} blocks per set size, each of {offenders} double votes by different offenders \
+         on a fresh chain copied from the size's genesis; {} CPU(s) available; wall clock",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     )?;
+    writeln!(
+        out,
+        "  signature floor: native verify_strict of each transaction's {SIGNATURES_PER_TX} \
+         signatures (envelope, two votes); wasm floor: the executor over memory;"
+    )?;
+    writeln!(
+        out,
+        "  chain: envelope checks, execution, redb commit + fsync per block. The three take \
+         turns, one block each."
+    )?;
     writeln!(out)?;
     writeln!(
         out,
-        "wasm floor (executor over memory, same txs)    {:>9.1} tx/s  ({:.1} ms)",
-        floor_rate,
-        floor_time.as_secs_f64() * 1e3
+        "{:>10}  {:>15}  {:>12}  {:>12}  {:>16}  {:>22}",
+        "validators",
+        "signature floor",
+        "wasm floor",
+        "chain",
+        "chain / sig floor",
+        "chain per tx: submit+block"
     )?;
+    let mut chain_rates = Vec::new();
+    let mut all_pass = true;
+    for run in &runs {
+        let sig = rate(run.txs, run.signature_floor);
+        let floor = rate(run.txs, run.floor);
+        let chain = rate(run.txs, run.chain);
+        let share = if sig > 0.0 { chain / sig } else { 0.0 };
+        all_pass &= share >= RATE_TARGET;
+        chain_rates.push(chain);
+        let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / run.txs.max(1) as f64;
+        writeln!(
+            out,
+            "{:>10}  {:>10.1} tx/s  {:>7.1} tx/s  {:>7.1} tx/s  {:>10.1}% {}  {:>7.1} + {:>7.1} µs",
+            run.validators,
+            sig,
+            floor,
+            chain,
+            share * 100.0,
+            verdict(share >= RATE_TARGET),
+            per_tx(run.submit),
+            per_tx(run.chain - run.submit),
+        )?;
+    }
     writeln!(
         out,
-        "chain, committed with persistence              {:>9.1} tx/s  ({:.1} ms, envelope checks, execution, redb commit + fsync per block)",
-        chain_rate,
-        chain_time.as_secs_f64() * 1e3
-    )?;
-    writeln!(
-        out,
-        "chain / floor: {:.1}% (target >= {:.0}%): {}",
-        share * 100.0,
+        "chain / signature floor at every size (target >= {:.0}%): {}",
         RATE_TARGET * 100.0,
-        if share >= RATE_TARGET { "PASS" } else { "MISS" }
+        verdict(all_pass)
     )?;
-    writeln!(
-        out,
-        "state after the run: {} keys, root {}",
-        chain.state_len()?,
-        hex::encode(chain.head().state_root)
-    )?;
-    drop(chain);
+    if let (Some(first), Some(last)) = (chain_rates.first(), chain_rates.last()) {
+        let ratio = if *first > 0.0 { last / first } else { 0.0 };
+        writeln!(
+            out,
+            "chain rate at {} validators / at {}: {ratio:.3} (target within {:.0}%): {}",
+            runs[runs.len() - 1].validators,
+            runs[0].validators,
+            FLATNESS_TARGET * 100.0,
+            verdict((1.0 - ratio).abs() <= FLATNESS_TARGET)
+        )?;
+    }
+    drop(runs);
     writeln!(out)?;
 
-    // 2. State-root update cost.
+    // 2. Certificates.
+    if options.certificate_blocks > 0 {
+        certificates(&mut out, options.certificate_blocks, tmp.path())?;
+        writeln!(out)?;
+    }
+
+    // 3. State-root update cost.
+    if options.root_sizes.is_empty() {
+        return Ok(out);
+    }
     writeln!(
         out,
         "state-root update per block ({ROOT_BLOCK_KEYS} keys changed: half new, half rewritten; median of {ROOT_BLOCKS} blocks)"
@@ -271,6 +452,78 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
         )?;
     }
     Ok(out)
+}
+
+/// The certificate row: `blocks` blocks of a 100-validator network, each block's two
+/// certificates recorded in one transaction, one chain block per transaction.
+fn certificates(out: &mut String, blocks: u32, dir: &Path) -> anyhow::Result<()> {
+    let net = TestNetwork::new(CHAIN_ID, CERTIFICATE_VALIDATORS);
+    let file = GenesisFile::from_network(&net, GENESIS_TIME);
+    let reporter = key(REPORTER_SEED);
+    let signers = net.quorum_signers();
+    let mut chain = Chain::init(&file, &dir.join("certificates"))?;
+    let mut busy = Duration::ZERO;
+    let mut fuel = 0u64;
+    for b in 0..u64::from(blocks) {
+        let view = 10 + b;
+        let hash = [(b % 251) as u8 + 1; 32];
+        let certs = vec![
+            net.certificate(CertificateKind::Vote, view, hash, view - 1, &signers),
+            net.certificate(CertificateKind::Vote2, view, hash, 0, &signers),
+        ];
+        let payload = encode(&Msg::RecordCertificates(
+            BoundedVec::new(certs)
+                .ok_or_else(|| anyhow::anyhow!("two certificates over the bound"))?,
+        ));
+        let envelope = Envelope::sign(CHAIN_ID, &reporter, b, payload)
+            .ok_or_else(|| anyhow::anyhow!("payload over the limit"))?
+            .encode();
+        let start = Instant::now();
+        chain
+            .submit(&envelope)
+            .map_err(|e| anyhow::anyhow!("submit: {e}"))?;
+        let header = chain.produce_block(GENESIS_TIME + 1_000 * (b + 1))?;
+        busy += start.elapsed();
+        let block = chain
+            .block(header.height)?
+            .ok_or_else(|| anyhow::anyhow!("block {} missing", header.height))?;
+        for hash in &block.txs {
+            let record = chain
+                .tx(hash)?
+                .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))?;
+            anyhow::ensure!(
+                record.result.status == TxStatus::Ok,
+                "a certificate record failed: {:?}",
+                record.result.status
+            );
+            fuel += record.result.fuel_used;
+        }
+    }
+    let per_block = busy / blocks.max(1);
+    let share = per_block.as_secs_f64() * CERTIFICATE_BLOCKS_PER_SECOND;
+    writeln!(
+        out,
+        "certificates: {CERTIFICATE_VALIDATORS} validators, each block's phase-1 and phase-2 \
+         certificates ({} signatures each) in one transaction, {blocks} blocks",
+        signers.len()
+    )?;
+    writeln!(
+        out,
+        "  {:.1} ms per block (envelope, {} signature checks, execution, commit + fsync), \
+         {} fuel per block",
+        per_block.as_secs_f64() * 1e3,
+        2 * signers.len() + 1,
+        fuel / u64::from(blocks.max(1))
+    )?;
+    writeln!(
+        out,
+        "  at {CERTIFICATE_BLOCKS_PER_SECOND:.0} blocks per second: {:.1}% of one core \
+         (target < {:.0}%): {}",
+        share * 100.0,
+        CERTIFICATE_CORE_TARGET * 100.0,
+        verdict(share < CERTIFICATE_CORE_TARGET)
+    )?;
+    Ok(())
 }
 
 /// Fills the state (redb) and the tree (memory) with `size` keys, then measures blocks of
@@ -365,10 +618,13 @@ mod tests {
         let report = run(&ChainBenchOptions {
             txs: 4,
             block_txs: 2,
+            sizes: vec![4, 8],
+            certificate_blocks: 2,
             root_sizes: vec![1_000],
         })
         .expect("the benchmark runs");
-        assert!(report.contains("chain / floor"), "{report}");
+        assert!(report.contains("chain / signature floor"), "{report}");
+        assert!(report.contains("certificates: 100 validators"), "{report}");
         assert!(report.contains("1000"), "{report}");
     }
 }

@@ -142,14 +142,26 @@ pub enum ChainAction {
         #[arg(long, default_value_t = 4)]
         txs: u32,
     },
-    /// Measure committed transactions per second and the state-root update cost.
+    /// Measure committed double votes per second against the signature floor at several set
+    /// sizes, the cost of recording a 100-validator network's certificates, and the
+    /// state-root update cost.
     Bench {
-        /// Double-vote transactions to commit.
-        #[arg(long, default_value_t = 500)]
+        /// Double-vote transactions to commit at each set size.
+        #[arg(long, default_value_t = 320)]
         txs: u32,
-        /// Transactions per block.
-        #[arg(long, default_value_t = 100)]
+        /// Offenders per block; each block runs on a fresh copy of the genesis chain (at most
+        /// the smallest set size).
+        #[arg(long, default_value_t = 16)]
         block_txs: u32,
+        /// Validator-set sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = super::bench::SET_SIZES)]
+        sizes: Vec<u32>,
+        /// Blocks of the certificate row (0 skips it).
+        #[arg(long, default_value_t = 100)]
+        certificate_blocks: u32,
+        /// State sizes (keys) of the state-root rows, comma-separated (0 skips them).
+        #[arg(long, value_delimiter = ',', default_values_t = super::bench::ROOT_SIZES)]
+        root_sizes: Vec<u64>,
     },
 }
 
@@ -380,13 +392,19 @@ pub fn run(action: ChainAction, cfg: &FaultToleranceConfig) -> anyhow::Result<St
             Ok(format!("{}\n", pretty(&value)))
         }
         ChainAction::Fill { data, blocks, txs } => fill(&data, blocks, txs),
-        ChainAction::Bench { txs, block_txs } => {
-            super::bench::run(&super::bench::ChainBenchOptions {
-                txs,
-                block_txs,
-                root_sizes: super::bench::ROOT_SIZES.to_vec(),
-            })
-        }
+        ChainAction::Bench {
+            txs,
+            block_txs,
+            sizes,
+            certificate_blocks,
+            root_sizes,
+        } => super::bench::run(&super::bench::ChainBenchOptions {
+            txs,
+            block_txs,
+            sizes,
+            certificate_blocks,
+            root_sizes: root_sizes.into_iter().filter(|&n| n > 0).collect(),
+        }),
     }
 }
 

@@ -12,6 +12,8 @@
 //! module does. Signatures are checked with `verify_strict`, and weak (small-order) sender keys
 //! are refused.
 
+use std::collections::BTreeSet;
+
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
@@ -128,13 +130,18 @@ impl Envelope {
 
     /// Checks the chain id, the sender key and the signature (not the nonce: that needs state).
     pub fn check(&self, chain_id: u64) -> Result<(), EnvelopeError> {
+        self.check_with(chain_id, &mut StrongKeys::default())
+    }
+
+    /// [`Envelope::check`], with the sender keys already found strong remembered in `strong`.
+    pub fn check_with(&self, chain_id: u64, strong: &mut StrongKeys) -> Result<(), EnvelopeError> {
         if self.chain_id != chain_id {
             return Err(EnvelopeError::ForeignChain {
                 expected: chain_id,
                 found: self.chain_id,
             });
         }
-        if !is_strong_key(&self.sender) {
+        if !strong.is_strong(&self.sender) {
             return Err(EnvelopeError::WeakKey);
         }
         let bytes = Self::signing_bytes(
@@ -147,6 +154,33 @@ impl Envelope {
             return Err(EnvelopeError::BadSignature);
         }
         Ok(())
+    }
+}
+
+/// Sender keys already found strong, so that a sender's key is checked once rather than with
+/// every transaction (a key's subgroup check costs about as much as a signature check). The
+/// answer for a key never changes, so remembering it changes no verdict. Bounded: when full,
+/// it starts over.
+#[derive(Clone, Debug, Default)]
+pub struct StrongKeys(BTreeSet<PublicKey>);
+
+impl StrongKeys {
+    /// The most keys remembered.
+    pub const CAPACITY: usize = 4_096;
+
+    /// Whether `key` is strong ([`is_strong_key`]).
+    pub fn is_strong(&mut self, key: &PublicKey) -> bool {
+        if self.0.contains(key) {
+            return true;
+        }
+        let strong = is_strong_key(key);
+        if strong {
+            if self.0.len() >= Self::CAPACITY {
+                self.0.clear();
+            }
+            self.0.insert(*key);
+        }
+        strong
     }
 }
 

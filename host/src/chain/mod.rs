@@ -31,7 +31,7 @@ use warden_module::wire::PublicKey;
 
 use crate::wasm::{BlockContext, CallOutcome, Executor, ExecutorConfig, Store};
 use block::{merkle_root, Block, Header, TxRecord, TxResult, TxStatus};
-use envelope::{Envelope, EnvelopeError};
+use envelope::{Envelope, EnvelopeError, StrongKeys};
 use genesis::GenesisFile;
 use mempool::{Mempool, MempoolError, Pending};
 use root::{Hash, MemoryNodes};
@@ -153,6 +153,8 @@ pub struct Chain {
     mempool: Mempool,
     /// The state tree's nodes, in memory: derived from the `state` table, rebuilt at start.
     tree: MemoryNodes,
+    /// Sender keys already found strong.
+    strong_senders: StrongKeys,
 }
 
 impl std::fmt::Debug for Chain {
@@ -245,6 +247,7 @@ impl Chain {
             head: header,
             mempool,
             tree,
+            strong_senders: StrongKeys::default(),
         })
     }
 
@@ -300,6 +303,7 @@ impl Chain {
             head,
             mempool,
             tree,
+            strong_senders: StrongKeys::default(),
         })
     }
 
@@ -348,7 +352,8 @@ impl Chain {
     /// and queues it. Returns its hash.
     pub fn submit(&mut self, bytes: &[u8]) -> Result<Hash, SubmitError> {
         let envelope = Envelope::decode(bytes)?;
-        envelope.check(self.chain_id())?;
+        let chain_id = self.chain_id();
+        envelope.check_with(chain_id, &mut self.strong_senders)?;
         let hash = envelope::tx_hash(bytes);
         let txn = self.db.begin_read().map_err(storage)?;
         if txn
