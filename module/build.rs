@@ -1,4 +1,4 @@
-//! The on-chain build's linear memory: a 64 KiB stack below the data instead of the toolchain's
+//! The on-chain build's linear memory: a 32 KiB stack below the data instead of the toolchain's
 //! 1 MiB. A call's memory is then a few hundred KiB, which a runtime resets cheaply between
 //! calls. A stack overflow runs below address zero and traps; it never reaches the data.
 

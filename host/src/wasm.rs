@@ -264,7 +264,7 @@ pub fn engine_config(pool_size: u32) -> Config {
         .total_tables(pool_size)
         .total_core_instances(pool_size)
         .max_memory_size(MAX_MEMORY_BYTES)
-        // A call touches a few hundred KiB (the module's stack is 64 KiB): zeroing them with
+        // A call touches a few hundred KiB (the module's stack is 32 KiB): zeroing them with
         // memset when the slot is reused costs less than the page faults that follow a reset
         // by madvise.
         .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)

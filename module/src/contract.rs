@@ -27,7 +27,7 @@ use crate::state::{
 };
 use crate::validators::{Member, SetView, ValidatorInfo, ValidatorSet};
 use crate::wire::{
-    signing_bytes, Certificate, CertificateKind, MessageKind, OperatorId, PublicKey,
+    signing_bytes, Certificate, CertificateKind, Hash, MessageKind, OperatorId, PublicKey,
 };
 
 /// The most disjoint view ranges punished per (operator, behaviour, epoch); past it, further
@@ -635,12 +635,13 @@ impl<'h, H: Host> Contract<'h, H> {
             Some(caller) => self.banned_key(&caller)? == Some(offence.operator),
             None => false,
         };
-        self.propose_slash(offence, power, total_power, self_report)
+        self.propose_slash(offence, id, power, total_power, self_report)
     }
 
     fn propose_slash(
         &mut self,
         offence: OffenceKey,
+        evidence_id: Hash,
         power: u64,
         total_power: u64,
         self_report: bool,
@@ -677,7 +678,7 @@ impl<'h, H: Host> Contract<'h, H> {
         let proposal = SlashingProposal {
             id,
             offence,
-            evidence_id: offence.id(),
+            evidence_id,
             fraction_ppb,
             reporter,
             reporter_reward_ppb: reporter_reward(reporter, fraction_ppb, reward_ppm),
