@@ -69,6 +69,8 @@ pub fn init<H: Host>(host: &mut H, genesis: &[u8]) -> Result<(), Error> {
         caller,
         batch: VecMap::new(),
         members: RefCell::new(VecMap::new()),
+        sets: RefCell::new(VecMap::new()),
+        table: RefCell::new(None),
     };
     ctx.start_epoch(set)?;
     ctx.write_schedule()?;
@@ -169,6 +171,10 @@ struct Contract<'h, H: Host> {
     /// The members read so far, by (epoch, operator): each record is decoded at most once
     /// per transaction.
     members: RefCell<VecMap<(u64, OperatorId), Option<Member>>>,
+    /// The sets' totals read so far, by epoch.
+    sets: RefCell<VecMap<u64, SetInfo>>,
+    /// The isolation table as stored (or as last written by this transaction).
+    table: RefCell<Option<IsolationTable>>,
 }
 
 /// A stored validator set: its totals, and its members read through the transaction's cache
@@ -206,6 +212,8 @@ impl<'h, H: Host> Contract<'h, H> {
             caller,
             batch: VecMap::new(),
             members: RefCell::new(VecMap::new()),
+            sets: RefCell::new(VecMap::new()),
+            table: RefCell::new(None),
         })
     }
 
@@ -256,10 +264,17 @@ impl<'h, H: Host> Contract<'h, H> {
     }
 
     fn stored_set(&self, epoch: u64) -> Result<StoredSet<'_, 'h, H>, Error> {
-        let info = self
+        if let Some(info) = self.sets.borrow().get(&epoch) {
+            return Ok(StoredSet {
+                ctx: self,
+                info: *info,
+            });
+        }
+        let info: SetInfo = self
             .ov
             .get(&keys::set(epoch))?
             .ok_or(Error::UnknownEpoch { epoch })?;
+        self.sets.borrow_mut().insert(epoch, info);
         Ok(StoredSet { ctx: self, info })
     }
 
@@ -338,7 +353,12 @@ impl<'h, H: Host> Contract<'h, H> {
 
     /// The isolation table of the current set's members.
     fn isolation(&self) -> Result<IsolationTable, Error> {
-        Ok(self.ov.get(keys::ISOLATION)?.unwrap_or_default())
+        if let Some(table) = self.table.borrow().as_ref() {
+            return Ok(table.clone());
+        }
+        let table: IsolationTable = self.ov.get(keys::ISOLATION)?.unwrap_or_default();
+        *self.table.borrow_mut() = Some(table.clone());
+        Ok(table)
     }
 
     /// The isolation of an operator outside the current set, as of this height: its record,
@@ -397,6 +417,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.ov.put(keys::isolation_of(operator), &state);
         }
         self.ov.put(keys::ISOLATION.to_vec(), &table);
+        *self.table.borrow_mut() = Some(table);
         Ok(())
     }
 
@@ -420,6 +441,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.ov.put(keys::isolation_of(operator), &state);
         }
         self.ov.put(keys::ISOLATION.to_vec(), &table);
+        *self.table.borrow_mut() = Some(table);
         Ok(())
     }
 
@@ -1012,6 +1034,7 @@ impl<'h, H: Host> Contract<'h, H> {
             self.ov.put(keys::member(epoch, v.operator), v);
         }
         self.members.borrow_mut().clear();
+        self.sets.borrow_mut().clear();
         if self.meta.retained_epochs.last() != Some(&epoch) {
             self.meta.retained_epochs.push(epoch);
         }

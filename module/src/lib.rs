@@ -117,6 +117,13 @@
 //! | `emit_event` | `(ptr, len)` | a borsh `Event` |
 //! | `output` | `(ptr, len)` | the call's result bytes |
 //! | `abort` | `(msg_ptr, msg_len)` | a fatal error: the runtime traps and discards the call |
+//! | `verify` | `(key_ptr, msg_ptr, msg_len, sig_ptr) -> i32` | 1 if the 64-byte ed25519 signature at `sig_ptr` over the message verifies under the 32-byte key at `key_ptr` by `verify_strict` (small-order keys and non-canonical encodings refused), else 0; never batched, deterministic. Warden's runtime charges 800,000 fuel plus 16 per message byte |
+//!
+//! The default build imports `verify`; built with feature `in-wasm-verify` the module imports
+//! no `verify` and checks signatures with ed25519-dalek's `verify_strict` compiled into it, for
+//! runtimes that offer no such function. The two builds give the same verdict on every input.
+//! The on-chain build's stack is 32 KiB (`build.rs`), below the data, so that a call touches a
+//! few pages of linear memory; an overflow traps.
 //!
 //! The module writes state only at the end of a successful call (it buffers every write), so
 //! a failed call writes nothing; a runtime must still discard the writes of a call that traps
