@@ -2,7 +2,10 @@
 //!
 //! It runs `warden-module`'s `.wasm` deterministically: NaN canonicalisation, no threads, no
 //! SIMD (relaxed or otherwise), a bounded stack and memory, fuel metering with a per-call
-//! limit, and a fresh instance per call from a pooling allocator. Host functions see a
+//! limit, and a fresh instance per call from a pooling allocator, its imports resolved once
+//! (an `InstancePre`). The `verify` import checks one ed25519 signature natively with
+//! `verify_strict`, for [`FUEL_PER_VERIFY`] plus [`FUEL_PER_VERIFY_BYTE`] per message byte; the
+//! in-wasm-verify build ([`MODULE_WASM_IN_WASM_VERIFY`]) does not import it. Host functions see a
 //! per-call overlay over a [`Store`]; its writes reach the store only when the call returns
 //! success, so a rejected call, a trap or fuel exhaustion leaves the state untouched.
 //!

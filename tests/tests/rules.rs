@@ -2284,23 +2284,61 @@ fn verify_entry_point_is_strict() {
         ))
         .expect("encodes")
     };
-    let exec = warden_tests::executor();
-    assert!(exec.verify(&input(key, &message, signature)).is_ok());
-    let mut bad = signature;
-    bad.0[0] ^= 1;
-    assert!(matches!(
-        err(exec.verify(&input(key, &message, bad))),
-        Error::BadSignature { .. }
-    ));
-    // The identity key with R = identity and s = 0 passes a cofactored or lax check for any
-    // message; `verify_strict` refuses the small-order key.
-    let mut trick = [0u8; 64];
-    trick[0] = 1;
-    assert!(matches!(
-        err(exec.verify(&input(WEAK_KEY, &message, Signature(trick)))),
-        Error::BadSignature { .. }
-    ));
-    assert_eq!(err(exec.verify(&[1, 2, 3])), Error::Decode);
+    // The same verdicts through the runtime's `verify` import and inside the module.
+    for (build, exec) in warden_tests::executors() {
+        assert!(
+            exec.verify(&input(key, &message, signature)).is_ok(),
+            "{build}"
+        );
+        let mut bad = signature;
+        bad.0[0] ^= 1;
+        assert!(
+            matches!(
+                err(exec.verify(&input(key, &message, bad))),
+                Error::BadSignature { .. }
+            ),
+            "{build}"
+        );
+        // The identity key with R = identity and s = 0 passes a cofactored or lax check for
+        // any message; `verify_strict` refuses the small-order key.
+        let mut trick = [0u8; 64];
+        trick[0] = 1;
+        assert!(
+            matches!(
+                err(exec.verify(&input(WEAK_KEY, &message, Signature(trick)))),
+                Error::BadSignature { .. }
+            ),
+            "{build}"
+        );
+        assert_eq!(err(exec.verify(&[1, 2, 3])), Error::Decode, "{build}");
+    }
+}
+
+#[test]
+fn the_verify_import_charges_its_fixed_fuel_and_fuel_per_message_byte() {
+    use warden_host::wasm::{FUEL_PER_VERIFY, FUEL_PER_VERIFY_BYTE};
+    let signer = warden_host::testkit::key(3);
+    let key = warden_host::testkit::public(&signer);
+    let fuel = |len: usize| {
+        let message = vec![7u8; len];
+        let signature = warden_host::testkit::sign(&signer, &message);
+        let input = borsh::to_vec(&(
+            key,
+            warden_module::codec::BoundedBytes::<65536>::new(message).expect("small"),
+            signature,
+        ))
+        .expect("encodes");
+        let outcome = warden_tests::executor().verify(&input);
+        assert!(outcome.is_ok(), "{:?}", outcome.result);
+        outcome.fuel_used
+    };
+    let (short, long) = (fuel(100), fuel(10_100));
+    assert!(short >= FUEL_PER_VERIFY, "{short}");
+    assert!(
+        long - short >= 10_000 * FUEL_PER_VERIFY_BYTE,
+        "10,000 more bytes cost {} fuel",
+        long - short
+    );
 }
 
 #[test]
