@@ -38,7 +38,7 @@ use warden_module::evidence::Evidence;
 use warden_module::msg::{Event, Msg};
 use warden_module::wire::{CertificateKind, PublicKey, Signature};
 
-use super::block::TxStatus;
+use super::block::{TxRecord, TxStatus};
 use super::envelope::Envelope;
 use super::genesis::GenesisFile;
 use super::root::{self, path_of, value_hash, MemoryNodes};
@@ -135,6 +135,26 @@ fn floor_block(
         );
     }
     Ok(elapsed)
+}
+
+/// The records of block `height`'s transactions, each of which must have succeeded.
+fn succeeded(chain: &Chain, height: u64) -> anyhow::Result<Vec<TxRecord>> {
+    let block = chain
+        .block(height)?
+        .ok_or_else(|| anyhow::anyhow!("block {height} missing"))?;
+    let mut records = Vec::with_capacity(block.txs.len());
+    for hash in &block.txs {
+        let record = chain
+            .tx(hash)?
+            .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))?;
+        anyhow::ensure!(
+            record.result.status == TxStatus::Ok,
+            "a transaction of block {height} failed: {:?}",
+            record.result.status
+        );
+        records.push(record);
+    }
+    Ok(records)
 }
 
 /// Copies a data directory (files and one level of subdirectories, as a chain writes them).
@@ -266,25 +286,13 @@ impl SizeRun {
         self.txs += self.payloads.len() as u64;
 
         // Not timed: every transaction succeeded, and the chain's state is the floor's.
-        let block = chain
-            .block(1)?
-            .ok_or_else(|| anyhow::anyhow!("block 1 missing"))?;
+        let records = succeeded(&chain, 1)?;
         anyhow::ensure!(
-            block.txs.len() == self.payloads.len(),
+            records.len() == self.payloads.len(),
             "the block holds {} of {} transactions",
-            block.txs.len(),
+            records.len(),
             self.payloads.len()
         );
-        for hash in &block.txs {
-            let record = chain
-                .tx(hash)?
-                .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))?;
-            anyhow::ensure!(
-                record.result.status == TxStatus::Ok,
-                "a chain transaction failed: {:?}",
-                record.result.status
-            );
-        }
         if round == 0 {
             let floor_root = root::root_of(
                 floor_state
@@ -484,18 +492,7 @@ fn certificates(out: &mut String, blocks: u32, dir: &Path) -> anyhow::Result<()>
             .map_err(|e| anyhow::anyhow!("submit: {e}"))?;
         let header = chain.produce_block(GENESIS_TIME + 1_000 * (b + 1))?;
         busy += start.elapsed();
-        let block = chain
-            .block(header.height)?
-            .ok_or_else(|| anyhow::anyhow!("block {} missing", header.height))?;
-        for hash in &block.txs {
-            let record = chain
-                .tx(hash)?
-                .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))?;
-            anyhow::ensure!(
-                record.result.status == TxStatus::Ok,
-                "a certificate record failed: {:?}",
-                record.result.status
-            );
+        for record in succeeded(&chain, header.height)? {
             fuel += record.result.fuel_used;
         }
     }
