@@ -670,18 +670,18 @@ impl<'h, H: Host> Contract<'h, H> {
     ) -> Result<(), Error> {
         let window = self.config.slashing.correlation_window_epochs;
         let oldest = self.oldest_epoch();
-        // The Tier 1 offences of the retained epochs within the window of this one.
-        let mut recent: Vec<CorrelatedOffence> = Vec::new();
+        // The Tier 1 offences of the retained epochs within the window of this one, by epoch.
+        let mut recent: Vec<(u64, Correlated)> = Vec::new();
         for &epoch in self.meta.retained_epochs.iter() {
             if epoch < oldest || epoch.abs_diff(offence.epoch) >= window {
                 continue;
             }
             let list: Option<Correlated> = self.ov.get(&keys::correlation(epoch))?;
-            recent.extend(list.unwrap_or_default().values().copied());
+            recent.push((epoch, list.unwrap_or_default()));
         }
         // Each offender once: a banned operator cannot offend again, but be safe.
         let mut offenders: VecMap<OperatorId, u64> = VecMap::new();
-        for o in recent.iter() {
+        for o in recent.iter().flat_map(|(_, list)| list.values()) {
             offenders.insert(o.operator, o.power);
         }
         for (operator, (epoch, p)) in self.batch.iter() {
@@ -712,28 +712,48 @@ impl<'h, H: Host> Contract<'h, H> {
         };
         self.ov.put(keys::proposal(id), &proposal);
         self.ov.emit(Event::SlashingProposed { proposal });
-        // Raise earlier correlated proposals that are still pending.
-        for o in recent.iter() {
-            let Some(mut earlier) = self
-                .ov
-                .get::<SlashingProposal>(&keys::proposal(o.proposal))?
-            else {
-                continue;
-            };
-            if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb {
-                earlier.fraction_ppb = fraction_ppb;
-                earlier.reporter_reward_ppb =
-                    reporter_reward(earlier.reporter, fraction_ppb, reward_ppm);
-                self.ov.put(keys::proposal(earlier.id), &earlier);
-                self.ov.emit(Event::SlashingFractionRaised {
-                    id: earlier.id,
-                    fraction_ppb,
-                    reporter_reward_ppb: earlier.reporter_reward_ppb,
-                });
+        // Raise earlier correlated proposals that are still pending. Each entry mirrors the
+        // fraction its proposal was last given, so proposals already at this fraction or above
+        // are not read at all.
+        let mut own: Option<Correlated> = None;
+        for (epoch, mut list) in recent {
+            let mut changed = false;
+            for (_, o) in list.iter_mut() {
+                if o.fraction_ppb >= fraction_ppb {
+                    continue;
+                }
+                o.fraction_ppb = fraction_ppb;
+                changed = true;
+                let Some(mut earlier) = self
+                    .ov
+                    .get::<SlashingProposal>(&keys::proposal(o.proposal))?
+                else {
+                    continue;
+                };
+                if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb
+                {
+                    earlier.fraction_ppb = fraction_ppb;
+                    earlier.reporter_reward_ppb =
+                        reporter_reward(earlier.reporter, fraction_ppb, reward_ppm);
+                    self.ov.put(keys::proposal(earlier.id), &earlier);
+                    self.ov.emit(Event::SlashingFractionRaised {
+                        id: earlier.id,
+                        fraction_ppb,
+                        reporter_reward_ppb: earlier.reporter_reward_ppb,
+                    });
+                }
+            }
+            if epoch == offence.epoch {
+                own = Some(list);
+            } else if changed {
+                self.ov.put(keys::correlation(epoch), &list);
             }
         }
         let key = keys::correlation(offence.epoch);
-        let mut list: Correlated = self.ov.get(&key)?.unwrap_or_default();
+        let mut list: Correlated = match own {
+            Some(list) => list,
+            None => self.ov.get(&key)?.unwrap_or_default(),
+        };
         list.insert(
             offence.operator,
             CorrelatedOffence {
@@ -741,6 +761,7 @@ impl<'h, H: Host> Contract<'h, H> {
                 epoch: offence.epoch,
                 power,
                 proposal: id,
+                fraction_ppb,
             },
         );
         self.ov.put(key, &list);

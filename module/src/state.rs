@@ -360,6 +360,9 @@ pub struct CorrelatedOffence {
     pub power: u64,
     /// Its slashing proposal.
     pub proposal: u64,
+    /// The fraction (ppb) correlation last gave that proposal, so that a later offender reads
+    /// only the proposals it raises.
+    pub fraction_ppb: u64,
 }
 
 /// Tier 3 state: the open participation window and the recording watermarks.
