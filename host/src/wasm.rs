@@ -191,6 +191,8 @@ struct CallState {
     context: BlockContext,
     caller: Option<PublicKey>,
     abort: Option<String>,
+    /// The instance's exported memory, looked up once per call rather than by host function.
+    memory: Option<Memory>,
 }
 
 type EntryFunc = TypedFunc<(u32, u32), u32>;
@@ -464,6 +466,7 @@ impl Executor {
             context: ctx,
             caller,
             abort: None,
+            memory: None,
         };
         let mut wasm_store = WasmStore::new(&self.engine, state);
         let result = self.run(&mut wasm_store, entry.export(), input, fuel);
@@ -538,6 +541,7 @@ impl Executor {
         let memory = instance
             .get_memory(&mut *wasm_store, "memory")
             .ok_or_else(|| CallError::Trap("module exports no memory".into()))?;
+        wasm_store.data_mut().memory = Some(memory);
         let alloc: TypedFunc<u32, u32> = instance
             .get_typed_func(&mut *wasm_store, "warden_alloc")
             .map_err(trap)?;
@@ -564,8 +568,8 @@ fn decode_error(code: u32, output: Option<&[u8]>) -> warden_module::Error {
 
 fn memory(caller: &mut Caller<'_, CallState>) -> wasmtime::Result<Memory> {
     caller
-        .get_export("memory")
-        .and_then(|e| e.into_memory())
+        .data()
+        .memory
         .ok_or_else(|| wasmtime::Error::msg("module exports no memory"))
 }
 

@@ -27,11 +27,15 @@ pub fn decode<T: BorshDeserialize>(bytes: &[u8], limit: usize) -> Result<T, Erro
 
 /// Encodes a value. Encoding into a `Vec` cannot fail for the module's types.
 pub fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
+    // Most records and events fit: one allocation instead of a growth per field.
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY);
     // Writing into a Vec never returns an error.
     let _ = value.serialize(&mut out);
     out
 }
+
+/// The initial capacity of [`encode`]'s output.
+const ENCODE_CAPACITY: usize = 192;
 
 fn read_len<R: Read>(reader: &mut R, bound: usize) -> borsh::io::Result<usize> {
     let len = u32::deserialize_reader(reader)? as usize;
