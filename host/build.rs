@@ -4,7 +4,12 @@
 //! the module). Adds the wasm target with rustup when it is missing, so a fresh clone builds
 //! with nothing but the stock toolchain.
 //!
-//! The module is built by a nested cargo into its own target directory (`target/wasm-module`),
+//! It also builds the CosmWasm contract (`warden-cosmwasm`) twice, lowered for CosmWasm's VM
+//! by `warden-wasm-lower`: `WARDEN_COSMWASM_WASM` (signatures through the VM's
+//! `ed25519_verify`) and `WARDEN_COSMWASM_WASM_IN_CONTRACT_VERIFY` (feature
+//! `in-contract-verify`).
+//!
+//! Everything is built by a nested cargo into its own target directory (`target/wasm-module`),
 //! so it never contends with the outer build's lock.
 
 use std::env;
@@ -16,19 +21,11 @@ const TARGET: &str = "wasm32-unknown-unknown";
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest_dir.parent().expect("workspace root").to_path_buf();
-    let module_dir = root.join("module");
-    println!(
-        "cargo:rerun-if-changed={}",
-        module_dir.join("src").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        module_dir.join("Cargo.toml").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        module_dir.join("build.rs").display()
-    );
+    for dir in [root.join("module"), root.join("module").join("cosmwasm")] {
+        for file in ["src", "Cargo.toml", "build.rs"] {
+            println!("cargo:rerun-if-changed={}", dir.join(file).display());
+        }
+    }
     println!(
         "cargo:rerun-if-changed={}",
         root.join("Cargo.lock").display()
@@ -43,33 +40,72 @@ fn main() {
         .join("wasm-module");
     // The module that verifies inside, then the one with the runtime's `verify` import (last,
     // so that the build's own `warden_module.wasm` is that one).
-    for (var, features, name) in [
+    let module = "warden-module";
+    let contract = "warden-cosmwasm";
+    for (var, package, features, name) in [
         (
             "WARDEN_MODULE_WASM_IN_WASM_VERIFY",
+            module,
             Some("in-wasm-verify"),
             "warden_module_in_wasm_verify.wasm",
         ),
-        ("WARDEN_MODULE_WASM", None, "warden_module.wasm"),
+        ("WARDEN_MODULE_WASM", module, None, "warden_module.wasm"),
+        (
+            "WARDEN_COSMWASM_WASM_IN_CONTRACT_VERIFY",
+            contract,
+            Some("in-contract-verify"),
+            "warden_cosmwasm_in_contract_verify.wasm",
+        ),
+        (
+            "WARDEN_COSMWASM_WASM",
+            contract,
+            None,
+            "warden_cosmwasm.wasm",
+        ),
     ] {
         println!("cargo:rerun-if-env-changed={var}");
         // A prebuilt module may be supplied instead (for example by a chain's own build).
         let path = match env::var(var) {
             Ok(path) => PathBuf::from(path),
-            Err(_) => build_module(&root, &target_dir, features, name),
+            Err(_) => {
+                let built = build_module(&root, &target_dir, package, features, name);
+                if package == contract {
+                    lower(&built)
+                } else {
+                    built
+                }
+            }
         };
         println!("cargo:rustc-env={var}={}", path.display());
     }
 }
 
-/// Builds the module with `features` and copies it to `name` beside the build's output (the
+/// Lowers the contract's bulk-memory instructions (CosmWasm's VM refuses them) into
+/// `<name>.lowered.wasm` beside it.
+fn lower(wasm: &Path) -> PathBuf {
+    let bytes = std::fs::read(wasm).unwrap_or_else(|e| panic!("reading {}: {e}", wasm.display()));
+    let lowered = warden_wasm_lower::lower_bulk_memory(&bytes)
+        .unwrap_or_else(|e| panic!("lowering {}: {e}", wasm.display()));
+    let out = wasm.with_extension("lowered.wasm");
+    std::fs::write(&out, lowered).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
+    out
+}
+
+/// Builds `package` with `features` and copies it to `name` beside the build's output (the
 /// builds share the target directory, and so every dependency).
-fn build_module(root: &Path, target_dir: &Path, features: Option<&str>, name: &str) -> PathBuf {
+fn build_module(
+    root: &Path,
+    target_dir: &Path,
+    package: &str,
+    features: Option<&str>,
+    name: &str,
+) -> PathBuf {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     ensure_target();
 
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root)
-        .args(["build", "--package", "warden-module", "--lib", "--locked"])
+        .args(["build", "--package", package, "--lib", "--locked"])
         .args(["--target", TARGET, "--profile", "wasm", "--target-dir"])
         .arg(target_dir);
     if let Some(features) = features {
@@ -94,14 +130,14 @@ fn build_module(root: &Path, target_dir: &Path, features: Option<&str>, name: &s
             cmd.env_remove(key);
         }
     }
-    let status = cmd.status().unwrap_or_else(|e| {
-        panic!("could not run {cargo} to build warden-module for {TARGET}: {e}")
-    });
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("could not run {cargo} to build {package} for {TARGET}: {e}"));
     if !status.success() {
-        panic!("building warden-module for {TARGET} failed ({status}); see the output above");
+        panic!("building {package} for {TARGET} failed ({status}); see the output above");
     }
     let out = target_dir.join(TARGET).join("wasm");
-    let wasm = out.join("warden_module.wasm");
+    let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {
         panic!("the wasm build finished but {} is missing", wasm.display());
     }

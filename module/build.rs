@@ -6,7 +6,8 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
     let js = std::env::var_os("CARGO_FEATURE_JS").is_some();
-    if wasm && !js {
+    let abi = std::env::var_os("CARGO_FEATURE_ABI").is_some();
+    if wasm && abi && !js {
         println!("cargo:rustc-link-arg-cdylib=-zstack-size={STACK_BYTES}");
     }
 }

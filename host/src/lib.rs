@@ -11,6 +11,7 @@
 
 pub mod bench;
 pub mod chain;
+pub mod cosmwasm;
 pub mod demo;
 pub mod fixtures;
 pub mod forensics_cli;

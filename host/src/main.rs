@@ -66,6 +66,11 @@ enum Command {
     /// the power, from certificates alone), print the culprits, their power and the evidence,
     /// and with --submit send the evidence to the chain in DIR/chain.
     Forensics(warden_host::forensics_cli::Options),
+    /// The evidence module as a CosmWasm contract: write the deployable artifact.
+    Cosmwasm {
+        #[command(subcommand)]
+        action: CosmwasmAction,
+    },
     /// The fault-tolerance layer: its benchmark.
     Ft {
         #[command(subcommand)]
@@ -81,6 +86,20 @@ enum ConfigAction {
     Check {
         /// The file (default: the global --config).
         file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CosmwasmAction {
+    /// Write the contract `.wasm` (lowered for CosmWasm's VM; check it with `cosmwasm-check`)
+    /// and print its size and checksum.
+    Build {
+        /// Where to write it.
+        #[arg(long, default_value = "target/cosmwasm/warden_cosmwasm.wasm")]
+        out: PathBuf,
+        /// Write the build that verifies signatures inside the contract instead.
+        #[arg(long)]
+        in_contract_verify: bool,
     },
 }
 
@@ -167,6 +186,14 @@ fn main() -> ExitCode {
         Command::Sim { action } => {
             warden_host::sim::cli::run_action(action, &config).map(|report| print!("{report}"))
         }
+        Command::Cosmwasm {
+            action:
+                CosmwasmAction::Build {
+                    out,
+                    in_contract_verify,
+                },
+        } => warden_host::cosmwasm::write_contract(&out, in_contract_verify)
+            .map(|line| print!("{line}")),
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
         } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),

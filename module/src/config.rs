@@ -10,7 +10,7 @@ pub const PPM: u64 = 1_000_000;
 pub const PPB: u64 = 1_000_000_000;
 
 /// Reputation scoring. Scores are integers in `0..=max`.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ReputationConfig {
     /// The highest score.
@@ -32,7 +32,7 @@ pub struct ReputationConfig {
 }
 
 /// Quarantine and probation.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct IsolationConfig {
     /// Offences answered with a warning only, before the first quarantine.
@@ -48,7 +48,7 @@ pub struct IsolationConfig {
 }
 
 /// Slashing proposals.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SlashingConfig {
     /// The smallest fraction proposed for a Tier 1 offence (ppb).
@@ -63,7 +63,7 @@ pub struct SlashingConfig {
 }
 
 /// Tier 2 accusations and Tier 3 certificate records.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct LivenessConfig {
     /// Recorded certificates per participation window.
@@ -77,7 +77,7 @@ pub struct LivenessConfig {
 }
 
 /// The module's configuration, set at genesis and changed only by the authority.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Config {
     /// Epochs for which evidence stays admissible (match the unbonding period).

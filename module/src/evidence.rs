@@ -23,7 +23,7 @@ use crate::wire::{
 };
 
 /// What an offence is, for deduplication, penalties and reporting.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -71,7 +71,7 @@ impl OffenceClass {
 }
 
 /// The identity of an offence. One offence is punished once, whatever bytes prove it.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct OffenceKey {
     /// The offender's operator index (stable across key rotations).
@@ -96,7 +96,7 @@ impl OffenceKey {
 
 /// The stateless rule an [`Evidence::InvalidProposal`] claims the proposal breaks. The module
 /// checks exactly the claimed rule, so the cost of a proof is bounded and known in advance.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ProposalViolation {
     /// The signer is not the scheduled leader of the view.
@@ -138,7 +138,7 @@ pub enum JustifySet {
 }
 
 /// Tier 1 evidence: signed messages that prove an offence on their own.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Evidence {
     /// Two `Vote`s, or two `Vote2`s, by one signer in one epoch and view, with different payloads.
@@ -452,7 +452,7 @@ fn proposal_violates(
 }
 
 /// A Tier 2 behaviour: seen by witnesses, provable by no signature.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -483,7 +483,7 @@ impl Behaviour {
 }
 
 /// A Tier 2 accusation: what witnesses saw an operator do over a range of views.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub struct Accusation {
     /// The accused operator.
@@ -509,7 +509,7 @@ impl Accusation {
 }
 
 /// One witness's signature over an accusation or an epoch change.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct WitnessSignature {
     /// The witness.
@@ -520,7 +520,7 @@ pub struct WitnessSignature {
 
 /// An accusation with its witnesses' signatures, listed in strictly increasing operator order.
 /// It is actionable when the witnesses (the accused excluded) hold more than 1/3 of the power.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct WitnessedAccusation {
     /// What is claimed.

@@ -16,7 +16,10 @@
 //!   arithmetic and the leader schedule, as pure functions.
 //! - [`state`]: the `Host` trait, the transaction overlay and the stored records.
 //! - [`codec`], [`crypto`], [`config`], [`error`], [`validators`]: support.
-//! - `exports` (wasm only): the raw ABI, the only `unsafe` code.
+//! - `exports` (wasm only, feature `abi`, on by default): Warden's raw ABI, the only `unsafe`
+//!   code. A crate that embeds the rules in another runtime (the CosmWasm adapter,
+//!   `module/cosmwasm/`) builds without it.
+//! - [`json`] (feature `serde`): the JSON form of the wire types.
 //! - [`js`] (feature `js`, off by default): wasm-bindgen bindings for JavaScript relayers; see
 //!   `module/js/`. The on-chain build never includes them.
 //!
@@ -140,7 +143,7 @@
 extern crate alloc;
 // Native builds (and the JavaScript bindings) link `std` only for its panic handler and
 // allocator; nothing here uses it.
-#[cfg(any(not(target_arch = "wasm32"), feature = "js"))]
+#[cfg(any(not(target_arch = "wasm32"), feature = "js", not(feature = "abi")))]
 extern crate std;
 
 pub mod codec;
@@ -159,8 +162,11 @@ pub mod validators;
 pub mod wire;
 
 // The on-chain ABI, panic handler and allocator: only in the on-chain build.
-#[cfg(all(target_arch = "wasm32", not(feature = "js")))]
+#[cfg(all(target_arch = "wasm32", feature = "abi", not(feature = "js")))]
 mod exports;
+
+#[cfg(feature = "serde")]
+pub mod json;
 
 #[cfg(feature = "js")]
 pub mod js;

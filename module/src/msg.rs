@@ -32,7 +32,7 @@ pub const MAX_EVIDENCE_PER_TX: usize = 64;
 pub const MAX_PAGE: u32 = 100;
 
 /// The module's initial state.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Genesis {
     /// The chain id bound into every signature.
@@ -48,7 +48,7 @@ pub struct Genesis {
 }
 
 /// A rotation to the next validator set.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Rotation {
     /// The new epoch; greater than the current one (epochs may be skipped).
@@ -62,13 +62,13 @@ pub struct Rotation {
 
 /// What the current set signs (as `MessageKind::EpochChange`, in the current epoch) to approve
 /// a rotation.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct EpochChange {
     /// The new epoch.
     pub epoch: u64,
     /// `ValidatorSet::hash` of the new set.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub set_hash: Hash,
 }
 
@@ -76,7 +76,7 @@ pub struct EpochChange {
 // One `Msg` is decoded per transaction and never stored in bulk, so the size of its largest
 // variant costs nothing worth an extra allocation.
 #[allow(clippy::large_enum_variant)]
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Msg {
     /// Tier 1 evidence: bans the offender and proposes a slash.
@@ -125,7 +125,7 @@ impl Msg {
 }
 
 /// A read-only query.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Query {
     /// The module's status.
@@ -182,7 +182,7 @@ pub enum Query {
 }
 
 /// The module's status.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Status {
     /// Chain id.
@@ -208,7 +208,7 @@ pub struct Status {
 }
 
 /// An operator's reputation record.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ReputationInfo {
     /// The operator.
@@ -220,7 +220,7 @@ pub struct ReputationInfo {
 }
 
 /// One operator's effective power.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct EffectivePower {
     /// The operator.
@@ -232,7 +232,7 @@ pub struct EffectivePower {
 }
 
 /// A query's answer.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum QueryResponse {
     /// For [`Query::Status`].
@@ -260,7 +260,7 @@ pub enum QueryResponse {
 }
 
 /// The severity of a quarantine.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 pub enum QuarantineLevel {
     /// A first quarantine.
@@ -270,7 +270,7 @@ pub enum QuarantineLevel {
 }
 
 /// A state change, emitted for indexers and relayers.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Event {
     /// The module was initialised.
@@ -289,7 +289,7 @@ pub enum Event {
         /// Their power.
         total_power: u64,
         /// `ValidatorSet::hash`.
-        #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+        #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
         set_hash: Hash,
     },
     /// Tier 1 evidence was accepted.

@@ -225,7 +225,7 @@ pub mod keys {
 }
 
 /// Chain-wide facts.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Meta {
     /// Chain id.
@@ -244,7 +244,7 @@ pub struct Meta {
 
 /// The totals of an epoch's validator set; its members are stored one record each
 /// ([`keys::member`]), its operators as a list ([`keys::members`]).
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SetInfo {
     /// The epoch.
@@ -256,7 +256,7 @@ pub struct SetInfo {
 }
 
 /// An operator's standing, kept across epochs and key rotations.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OperatorRecord {
     /// Reputation score.
@@ -266,7 +266,7 @@ pub struct OperatorRecord {
 }
 
 /// An operator's isolation. Operators absent from the isolation table are active.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum IsolationState {
     /// Full standing.
@@ -304,7 +304,7 @@ pub enum IsolationState {
 }
 
 /// A punished offence.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct OffenceRecord {
     /// Height at which it was punished.
@@ -312,7 +312,7 @@ pub struct OffenceRecord {
 }
 
 /// Where a slashing proposal stands.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum ProposalStatus {
     /// Inside its deferral window, or waiting to be finalised.
@@ -324,7 +324,7 @@ pub enum ProposalStatus {
 }
 
 /// A proposal to slash an offender's stake; the module holds no stake itself.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SlashingProposal {
     /// The proposal's id.
@@ -332,7 +332,7 @@ pub struct SlashingProposal {
     /// The offence.
     pub offence: crate::evidence::OffenceKey,
     /// `OffenceKey::id` of the offence: the evidence id.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub evidence_id: Hash,
     /// Fraction of stake to slash (ppb), raised as correlated offenders appear.
     pub fraction_ppb: u64,
@@ -349,7 +349,7 @@ pub struct SlashingProposal {
 }
 
 /// A recent Tier 1 offence, for correlated slashing.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct CorrelatedOffence {
     /// The offender.

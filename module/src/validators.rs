@@ -13,7 +13,7 @@ use crate::wire::{Certificate, Hash, OperatorId, PublicKey, MAX_VALIDATORS};
 pub const MAX_NAME_BYTES: usize = 64;
 
 /// One validator of a set.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ValidatorInfo {
     /// Stable operator index.
@@ -27,7 +27,7 @@ pub struct ValidatorInfo {
 }
 
 /// The validator set of one epoch.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ValidatorSet {
     /// The epoch.

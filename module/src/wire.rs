@@ -39,7 +39,7 @@ pub const DOMAIN_TAG: &[u8; 10] = b"WARDEN-HS2";
 pub const SIGNING_VERSION: u8 = 1;
 
 /// The kind of a signed message, bound into its signing bytes.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -77,16 +77,16 @@ pub fn signing_bytes<T: BorshSerialize>(
 }
 
 /// A block header. Its hash is what votes and certificates sign.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct BlockHeader {
     /// Height in the chain; the genesis block has height 0.
     pub height: u64,
     /// Hash of the parent block.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub parent_hash: Hash,
     /// Hash of the block's payload.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub payload_hash: Hash,
     /// Operator that proposed the block.
     pub proposer: OperatorId,
@@ -103,7 +103,7 @@ impl BlockHeader {
 }
 
 /// A leader's proposal for a view.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Proposal {
     /// The view.
@@ -115,31 +115,31 @@ pub struct Proposal {
 }
 
 /// A phase-1 vote.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Vote {
     /// The view.
     pub view: u64,
     /// Hash of the block voted for.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub block_hash: Hash,
     /// View of the proposal's justify certificate; signing it makes lock violations provable.
     pub justify_view: u64,
 }
 
 /// A phase-2 vote, sent after seeing the phase-1 certificate; it locks the signer.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Vote2 {
     /// The view.
     pub view: u64,
     /// Hash of the certified block.
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub block_hash: Hash,
 }
 
 /// A pacemaker timeout.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Timeout {
     /// The view whose timer fired.
@@ -149,7 +149,7 @@ pub struct Timeout {
 }
 
 /// The kind of a [`Certificate`], which fixes the message its signatures are over.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
@@ -164,7 +164,7 @@ pub enum CertificateKind {
 }
 
 /// One signer's part of a certificate.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct CertificateSignature {
     /// The signer.
@@ -176,7 +176,7 @@ pub struct CertificateSignature {
 }
 
 /// A quorum certificate. Signers are listed in strictly increasing operator order.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Certificate {
     /// What the signatures are over.
@@ -186,7 +186,7 @@ pub struct Certificate {
     /// The view.
     pub view: u64,
     /// The certified block (zero for timeout certificates).
-    #[cfg_attr(feature = "js", serde(with = "crate::js::hex32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json::hex32"))]
     pub block_hash: Hash,
     /// For phase-1 certificates, the justify view every vote signed (zero otherwise).
     pub justify_view: u64,
@@ -237,7 +237,7 @@ impl Certificate {
 }
 
 /// Any consensus message.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Message {
     /// A proposal.
@@ -284,7 +284,7 @@ impl Message {
 }
 
 /// A consensus message with its signer and signature.
-#[cfg_attr(feature = "js", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SignedMessage {
     /// The epoch the message was signed in.

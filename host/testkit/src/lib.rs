@@ -38,6 +38,37 @@ pub fn sign(key: &SigningKey, bytes: &[u8]) -> Signature {
     Signature(key.sign(bytes).to_bytes())
 }
 
+/// A signature by `key` over `message` whose nonce point is `[r]B + extra`: an ordinary
+/// signature when `extra` is the identity; with a small-order `extra` (and `r` zero, or not) one
+/// that a cofactored verifier (ZIP-215) accepts and `verify_strict` refuses. Only the key's
+/// holder can make one.
+pub fn sign_with_nonce_point(
+    key: &SigningKey,
+    message: &[u8],
+    r: curve25519_dalek::Scalar,
+    extra: curve25519_dalek::EdwardsPoint,
+) -> Signature {
+    use sha2::Sha512;
+    let nonce = (curve25519_dalek::EdwardsPoint::mul_base(&r) + extra).compress();
+    let mut h = Sha512::new();
+    h.update(nonce.as_bytes());
+    h.update(key.verifying_key().to_bytes());
+    h.update(message);
+    let k = curve25519_dalek::Scalar::from_bytes_mod_order_wide(&h.finalize().into());
+    let s = r + k * key.to_scalar();
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(nonce.as_bytes());
+    out[32..].copy_from_slice(s.as_bytes());
+    Signature(out)
+}
+
+/// The point of order 4 with `y = 0` (encoded as 32 zero bytes).
+pub fn order_four_point() -> curve25519_dalek::EdwardsPoint {
+    curve25519_dalek::edwards::CompressedEdwardsY([0; 32])
+        .decompress()
+        .unwrap_or_default()
+}
+
 /// The seed of the authority's key.
 pub const AUTHORITY_SEED: u64 = 1_000_000;
 /// The seed of an outside reporter's key.
