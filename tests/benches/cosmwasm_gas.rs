@@ -10,6 +10,7 @@ use cosmwasm_vm::testing::{
     MockInstanceOptions,
 };
 use warden_cosmwasm::{ExecuteMsg, InstantiateMsg};
+use warden_host::bench::grouped;
 use warden_host::cosmwasm::{CONTRACT_WASM, CONTRACT_WASM_IN_CONTRACT_VERIFY};
 use warden_module::codec::encode;
 use warden_module::msg::Msg;
@@ -32,6 +33,11 @@ fn env(height: u64) -> Env {
 
 /// Gas of `tx` on a fresh contract: (gas, whether it was accepted).
 fn gas(wasm: &[u8], net: &TestNetwork, tx: &Msg) -> (u64, Result<(), String>) {
+    gas_of_bytes(wasm, net, &encode(tx))
+}
+
+/// Gas of raw transaction bytes on a fresh contract.
+fn gas_of_bytes(wasm: &[u8], net: &TestNetwork, tx: &[u8]) -> (u64, Result<(), String>) {
     let mut vm = mock_instance_with_options(
         wasm,
         MockInstanceOptions {
@@ -55,7 +61,7 @@ fn gas(wasm: &[u8], net: &TestNetwork, tx: &Msg) -> (u64, Result<(), String>) {
         env(GENESIS_HEIGHT + 1),
         mock_info(&sender, &[]),
         ExecuteMsg::Submit {
-            tx: Binary::from(encode(tx)),
+            tx: Binary::from(tx),
         },
     );
     let used = before - vm.get_gas_left();
@@ -123,6 +129,14 @@ fn main() {
             inside as f64 / host as f64
         );
     }
+    let (fixed, refused) = gas_of_bytes(CONTRACT_WASM, &net, &[0xff]);
+    assert!(refused.is_err(), "an undecodable transaction was accepted");
+    println!(
+        "{:<38} {:>5} {:>16}",
+        "refused: not a transaction",
+        0,
+        grouped(fixed)
+    );
     let double_vote = double_vote.expect("the double vote row");
     println!(
         "\ndouble vote: {} gas = {:.2} ed25519_verify calls (target at most about 3: {})",
@@ -134,16 +148,4 @@ fn main() {
             "MISS"
         }
     );
-}
-
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }

@@ -1,8 +1,6 @@
 //! Signatures through the VM's `ed25519_verify`, with `verify_strict`'s refusals first.
 
 use cosmwasm_std::Api;
-use curve25519_dalek::edwards::CompressedEdwardsY;
-use curve25519_dalek::scalar::Scalar;
 use warden_module::crypto::Verifier;
 use warden_module::wire::{PublicKey, Signature};
 
@@ -30,10 +28,15 @@ impl Verifier for ApiVerifier<'_> {
 
 /// What ed25519-dalek's `verify_strict` refuses before its equation, and ZIP-215 (the VM's
 /// `ed25519_verify`) accepts:
-/// - `s` not canonical (not below the group order);
-/// - `R` not the canonical encoding of a point (`verify_strict` compares the recomputed `R`'s
-///   canonical encoding with the signature's bytes), or a point of small order;
-/// - a key that does not decode to a point, or decodes to a point of small order.
+/// - `s` not canonical (not below the group order `l`);
+/// - `R` not a canonical encoding (`verify_strict` compares the recomputed `R`'s canonical
+///   encoding with the signature's bytes), or an encoding of a point of small order;
+/// - a key that encodes a point of small order.
+///
+/// Each is a comparison of bytes, no curve arithmetic: `s < l`; `R`'s `y` below `p` (the only
+/// other non-canonical encodings, `x = 0` with the sign bit set, are of small-order points);
+/// and the fourteen encodings of small-order points ([`SMALL_ORDER_Y`], either sign bit). An
+/// encoding that does not decode at all is refused by both checks alike.
 ///
 /// With these refused, the two checks differ only where `R` or the key carries a torsion
 /// component beside its prime-order part: ZIP-215's cofactored equation ignores it, and
@@ -47,21 +50,78 @@ pub fn strict_prechecks(key: &PublicKey, signature: &Signature) -> bool {
     let (Ok(r), Ok(s)) = (<[u8; 32]>::try_from(r), <[u8; 32]>::try_from(s)) else {
         return false;
     };
-    if !bool::from(Scalar::from_canonical_bytes(s).is_some()) {
-        return false;
+    less_than(&s, &L) && less_than(&y(&r), &P) && !small_order(&r) && !small_order(&key.0)
+}
+
+/// The group order `l = 2^252 + 27742317777372353535851937790883648493`, little-endian.
+const L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// The field's prime `p = 2^255 - 19`, little-endian.
+const P: [u8; 32] = [
+    0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+];
+
+/// The `y` of every encoding of a point of small order (the sign bit cleared): 0 and `p`
+/// (order 4), 1 and `p + 1` (the identity), `p - 1` (order 2), and the two of order 8.
+pub const SMALL_ORDER_Y: [[u8; 32]; 7] = {
+    let mut p_plus_1 = P;
+    p_plus_1[0] = 0xee;
+    let mut p_minus_1 = P;
+    p_minus_1[0] = 0xec;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    [
+        [0; 32],
+        P,
+        one,
+        p_plus_1,
+        p_minus_1,
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+    ]
+};
+
+/// An encoding's `y`: its bytes with the sign bit cleared.
+fn y(encoding: &[u8; 32]) -> [u8; 32] {
+    let mut y = *encoding;
+    y[31] &= 0x7f;
+    y
+}
+
+/// Whether `encoding` (any sign bit) is one of a point of small order.
+fn small_order(encoding: &[u8; 32]) -> bool {
+    let y = y(encoding);
+    SMALL_ORDER_Y.contains(&y)
+}
+
+/// `a < b` for little-endian 256-bit integers.
+fn less_than(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    for i in (0..32).rev() {
+        if a[i] != b[i] {
+            return a[i] < b[i];
+        }
     }
-    let r = CompressedEdwardsY(r);
-    match r.decompress() {
-        Some(point) if !point.is_small_order() && point.compress() == r => {}
-        _ => return false,
-    }
-    matches!(CompressedEdwardsY(key.0).decompress(), Some(point) if !point.is_small_order())
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use cosmwasm_std::testing::MockApi;
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::scalar::Scalar;
     use curve25519_dalek::EdwardsPoint;
     use warden_module::crypto::Ed25519Strict;
     use warden_testkit::{key, order_four_point, public, sign_with_nonce_point};
@@ -129,5 +189,30 @@ mod tests {
         let r = Scalar::from_bytes_mod_order([7; 32]);
         let sig = sign_with_nonce_point(&k, b"m", r, order_four_point());
         assert_eq!(verdicts(&public(&k), b"m", &sig), (true, false, true));
+    }
+
+    #[test]
+    fn the_small_order_list_is_exactly_the_encodings_of_small_order_points() {
+        // Every multiple of a point of order 8 (all eight small-order points), both signs.
+        let order8 = CompressedEdwardsY(SMALL_ORDER_Y[5]).decompress().unwrap();
+        let mut point = EdwardsPoint::default();
+        for _ in 0..8 {
+            let bytes = point.compress().to_bytes();
+            assert!(small_order(&bytes), "{bytes:02x?}");
+            point += order8;
+        }
+        // Every listed y decodes, with either sign bit, to a small-order point.
+        for y in SMALL_ORDER_Y {
+            for sign in [0, 0x80] {
+                let mut bytes = y;
+                bytes[31] |= sign;
+                let decoded = CompressedEdwardsY(bytes).decompress().unwrap();
+                assert!(decoded.is_small_order(), "{bytes:02x?}");
+            }
+        }
+        // And the canonical checks agree with curve25519-dalek's.
+        assert!(less_than(&[0; 32], &L) && !less_than(&L, &L) && !less_than(&P, &P));
+        let s = Scalar::from_bytes_mod_order([0xff; 32]).to_bytes();
+        assert!(less_than(&s, &L));
     }
 }
