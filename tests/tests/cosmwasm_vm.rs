@@ -53,6 +53,22 @@ fn vm() -> Vm {
     )
 }
 
+/// A fresh contract initialised with `genesis` at [`GENESIS_HEIGHT`].
+fn instantiated(genesis: &warden_module::msg::Genesis) -> Vm {
+    let mut vm = vm();
+    let at = block(GENESIS_HEIGHT);
+    let init: ContractResult<Response> = instantiate(
+        &mut vm,
+        env(at.height, at.time),
+        mock_info(&address(None), &[]),
+        InstantiateMsg {
+            genesis: Binary::from(encode(genesis)),
+        },
+    );
+    init.into_result().expect("VM genesis");
+    vm
+}
+
 /// The VM's environment at a block.
 fn env(height: u64, time_ms: u64) -> Env {
     let mut env = mock_env();
@@ -226,17 +242,7 @@ fn the_cosmwasm_vm_agrees_with_the_native_module_on_every_step_of_the_sequence()
     let mut native = Native::default();
     let (native_init, _) = native.init(&genesis);
     assert_eq!(native_init, Ok(()));
-    let mut vm = vm();
-    let genesis_block = block(GENESIS_HEIGHT);
-    let init: ContractResult<Response> = instantiate(
-        &mut vm,
-        env(genesis_block.height, genesis_block.time),
-        mock_info(&address(None), &[]),
-        InstantiateMsg {
-            genesis: Binary::from(encode(&genesis)),
-        },
-    );
-    init.into_result().expect("VM genesis");
+    let mut vm = instantiated(&genesis);
     assert_eq!(
         module_state(&mut vm),
         native.host.state,
@@ -352,17 +358,7 @@ fn signatures_zip215_accepts_and_verify_strict_refuses_are_refused_in_the_cosmwa
     for (label, msg, valid) in cases {
         let mut native = Native::default();
         native.init(&genesis).0.expect("native genesis");
-        let mut vm = vm();
-        let genesis_block = block(GENESIS_HEIGHT);
-        let init: ContractResult<Response> = instantiate(
-            &mut vm,
-            env(genesis_block.height, genesis_block.time),
-            mock_info(&address(None), &[]),
-            InstantiateMsg {
-                genesis: Binary::from(encode(&genesis)),
-            },
-        );
-        init.into_result().expect("VM genesis");
+        let mut vm = instantiated(&genesis);
         let tx = encode(&msg);
         let height = GENESIS_HEIGHT + 1;
         let before = native.host.events.len();
