@@ -4,11 +4,12 @@
 //!
 //! `cargo bench -p warden-tests --bench cosmwasm_gas`
 
-use cosmwasm_std::{Binary, ContractResult, Env, Response, Timestamp};
-use cosmwasm_vm::testing::{
-    execute, instantiate, mock_env, mock_info, mock_instance_with_options, MockApi,
-    MockInstanceOptions,
-};
+#[path = "../tests/cosmwasm_support/mod.rs"]
+mod cosmwasm_support;
+
+use cosmwasm_std::{Binary, ContractResult, Response};
+use cosmwasm_support::StoredCode;
+use cosmwasm_vm::testing::{execute, instantiate, mock_info, MockApi};
 use warden_cosmwasm::{ExecuteMsg, InstantiateMsg};
 use warden_host::bench::grouped;
 use warden_host::cosmwasm::{CONTRACT_WASM, CONTRACT_WASM_IN_CONTRACT_VERIFY};
@@ -23,28 +24,19 @@ const ED25519_VERIFY_GAS: u64 = 35_000_000;
 /// The target: a double vote costs at most about three `ed25519_verify` calls.
 const DOUBLE_VOTE_TARGET: u64 = 3 * ED25519_VERIFY_GAS;
 
-fn env(height: u64) -> Env {
+fn env(height: u64) -> cosmwasm_std::Env {
     let ctx = block(height);
-    let mut env = mock_env();
-    env.block.height = ctx.height;
-    env.block.time = Timestamp::from_nanos(ctx.time * 1_000_000);
-    env
+    cosmwasm_support::env(ctx.height, ctx.time)
 }
 
 /// Gas of `tx` on a fresh contract: (gas, whether it was accepted).
-fn gas(wasm: &[u8], net: &TestNetwork, tx: &Msg) -> (u64, Result<(), String>) {
-    gas_of_bytes(wasm, net, &encode(tx))
+fn gas(code: &StoredCode, net: &TestNetwork, tx: &Msg) -> (u64, Result<(), String>) {
+    gas_of_bytes(code, net, &encode(tx))
 }
 
 /// Gas of raw transaction bytes on a fresh contract.
-fn gas_of_bytes(wasm: &[u8], net: &TestNetwork, tx: &[u8]) -> (u64, Result<(), String>) {
-    let mut vm = mock_instance_with_options(
-        wasm,
-        MockInstanceOptions {
-            gas_limit: 1_000_000_000_000_000,
-            ..MockInstanceOptions::default()
-        },
-    );
+fn gas_of_bytes(code: &StoredCode, net: &TestNetwork, tx: &[u8]) -> (u64, Result<(), String>) {
+    let mut vm = code.instance();
     let sender = MockApi::default().addr_make("relayer");
     let init: ContractResult<Response> = instantiate(
         &mut vm,
@@ -107,11 +99,13 @@ fn main() {
         "{:<38} {:>5} {:>16} {:>10} {:>18} {:>7}",
         "evidence", "sigs", "host verify", "per sig", "in-contract verify", "ratio"
     );
+    let host_verify = StoredCode::store(CONTRACT_WASM);
+    let contract_verify = StoredCode::store(CONTRACT_WASM_IN_CONTRACT_VERIFY);
     let mut double_vote = None;
     for (label, tx) in &kinds {
         let signatures = tx.signature_count().max(1);
-        let (host, host_result) = gas(CONTRACT_WASM, &net, tx);
-        let (inside, inside_result) = gas(CONTRACT_WASM_IN_CONTRACT_VERIFY, &net, tx);
+        let (host, host_result) = gas(&host_verify, &net, tx);
+        let (inside, inside_result) = gas(&contract_verify, &net, tx);
         if let Err(e) = host_result.as_ref().and(inside_result.as_ref()) {
             eprintln!("{label}: refused: {e}");
             std::process::exit(1);
@@ -129,7 +123,7 @@ fn main() {
             inside as f64 / host as f64
         );
     }
-    let (fixed, refused) = gas_of_bytes(CONTRACT_WASM, &net, &[0xff]);
+    let (fixed, refused) = gas_of_bytes(&host_verify, &net, &[0xff]);
     assert!(refused.is_err(), "an undecodable transaction was accepted");
     println!(
         "{:<38} {:>5} {:>16}",

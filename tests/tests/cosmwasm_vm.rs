@@ -8,19 +8,16 @@
 //! - Signatures: a small-order `R` or a non-canonical `s` (both accepted or refused by
 //!   ZIP-215 as `verify_strict` does not) are refused as Warden's runtime refuses them.
 
+mod cosmwasm_support;
 mod sequence;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use cosmwasm_std::{
-    Binary, ContractResult, Env, Event as CosmWasmEvent, Order, Response, Timestamp,
-};
-use cosmwasm_vm::testing::{
-    execute, instantiate, mock_env, mock_info, mock_instance_with_options, query, sudo, MockApi,
-    MockInstanceOptions, MockQuerier, MockStorage,
-};
-use cosmwasm_vm::{Instance, Storage as _};
+use cosmwasm_std::{Binary, ContractResult, Env, Event as CosmWasmEvent, Order, Response};
+use cosmwasm_support::{env, StoredCode, Vm};
+use cosmwasm_vm::testing::{execute, instantiate, mock_env, mock_info, query, sudo, MockApi};
+use cosmwasm_vm::Storage as _;
 use curve25519_dalek::edwards::EdwardsPoint;
 use curve25519_dalek::scalar::Scalar;
 use ed25519_dalek::Signer;
@@ -40,22 +37,9 @@ use warden_module::wire::{PublicKey, Signature};
 use warden_testkit::{order_four_point, sign_with_nonce_point};
 use warden_tests::{block, Native, TestNetwork, GENESIS_HEIGHT};
 
-type Vm = Instance<MockApi, MockStorage, MockQuerier>;
-
-/// A fresh contract instance in the VM, with gas enough for any vector.
-fn vm() -> Vm {
-    mock_instance_with_options(
-        CONTRACT_WASM,
-        MockInstanceOptions {
-            gas_limit: 1_000_000_000_000_000,
-            ..MockInstanceOptions::default()
-        },
-    )
-}
-
 /// A fresh contract initialised with `genesis` at [`GENESIS_HEIGHT`].
-fn instantiated(genesis: &warden_module::msg::Genesis) -> Vm {
-    let mut vm = vm();
+fn instantiated(code: &StoredCode, genesis: &warden_module::msg::Genesis) -> Vm {
+    let mut vm = code.instance();
     let at = block(GENESIS_HEIGHT);
     let init: ContractResult<Response> = instantiate(
         &mut vm,
@@ -67,14 +51,6 @@ fn instantiated(genesis: &warden_module::msg::Genesis) -> Vm {
     );
     init.into_result().expect("VM genesis");
     vm
-}
-
-/// The VM's environment at a block.
-fn env(height: u64, time_ms: u64) -> Env {
-    let mut env = mock_env();
-    env.block.height = height;
-    env.block.time = Timestamp::from_nanos(time_ms * 1_000_000);
-    env
 }
 
 /// The address a test gives to an identity (or to nobody).
@@ -147,12 +123,13 @@ fn caller_of(t: &Transaction) -> Option<PublicKey> {
 fn every_fixture_vector_gives_the_same_verdict_events_and_state_in_the_cosmwasm_vm() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let files = load(&dir).expect("loading the fixture vectors");
+    let code = StoredCode::store(CONTRACT_WASM);
     let mut count = 0;
     let mut failures = Vec::new();
     for file in &files {
         for v in &file.vectors {
             count += 1;
-            if let Err(e) = run_vector(v) {
+            if let Err(e) = run_vector(&code, v) {
                 failures.push(format!("{}/{}: {e}", file.area, v.name));
             }
         }
@@ -166,7 +143,7 @@ fn every_fixture_vector_gives_the_same_verdict_events_and_state_in_the_cosmwasm_
     );
 }
 
-fn run_vector(v: &warden_host::fixtures::Vector) -> Result<(), String> {
+fn run_vector(code: &StoredCode, v: &warden_host::fixtures::Vector) -> Result<(), String> {
     let genesis = hex::decode(&v.genesis).map_err(|e| e.to_string())?;
     let mut native = MemoryHost {
         height: v.genesis_height,
@@ -174,7 +151,7 @@ fn run_vector(v: &warden_host::fixtures::Vector) -> Result<(), String> {
         ..MemoryHost::default()
     };
     contract::init(&mut native, &genesis).map_err(|e| format!("native genesis: {e:?}"))?;
-    let mut vm = vm();
+    let mut vm = code.instance();
     let init: ContractResult<Response> = instantiate(
         &mut vm,
         env(v.genesis_height, v.genesis_time),
@@ -242,7 +219,7 @@ fn the_cosmwasm_vm_agrees_with_the_native_module_on_every_step_of_the_sequence()
     let mut native = Native::default();
     let (native_init, _) = native.init(&genesis);
     assert_eq!(native_init, Ok(()));
-    let mut vm = instantiated(&genesis);
+    let mut vm = instantiated(&StoredCode::store(CONTRACT_WASM), &genesis);
     assert_eq!(
         module_state(&mut vm),
         native.host.state,
@@ -355,10 +332,11 @@ fn signatures_zip215_accepts_and_verify_strict_refuses_are_refused_in_the_cosmwa
         ),
     ];
     let genesis = net.genesis();
+    let code = StoredCode::store(CONTRACT_WASM);
     for (label, msg, valid) in cases {
         let mut native = Native::default();
         native.init(&genesis).0.expect("native genesis");
-        let mut vm = instantiated(&genesis);
+        let mut vm = instantiated(&code, &genesis);
         let tx = encode(&msg);
         let height = GENESIS_HEIGHT + 1;
         let before = native.host.events.len();
@@ -378,7 +356,7 @@ fn signatures_zip215_accepts_and_verify_strict_refuses_are_refused_in_the_cosmwa
 #[test]
 fn a_sender_registers_its_own_key_and_a_forged_registration_is_refused() {
     let net = TestNetwork::new(0xC05, 4);
-    let mut vm = vm();
+    let mut vm = StoredCode::store(CONTRACT_WASM).instance();
     let sender = address(None);
     let env = mock_env();
     let message = registration_message(env.contract.address.as_str(), &sender);
