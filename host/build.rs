@@ -4,10 +4,10 @@
 //! the module). Adds the wasm target with rustup when it is missing, so a fresh clone builds
 //! with nothing but the stock toolchain.
 //!
-//! It also builds the CosmWasm contract (`warden-cosmwasm`) twice, lowered for CosmWasm's VM
-//! by `warden-wasm-lower`: `WARDEN_COSMWASM_WASM` (signatures through the VM's
-//! `ed25519_verify`) and `WARDEN_COSMWASM_WASM_IN_CONTRACT_VERIFY` (feature
-//! `in-contract-verify`).
+//! It also builds the CosmWasm contract (`warden-cosmwasm`) twice (profile `cosmwasm`: for
+//! speed, since the VM meters every operation), lowered for CosmWasm's VM by
+//! `warden-wasm-lower`: `WARDEN_COSMWASM_WASM` (signatures through the VM's `ed25519_verify`)
+//! and `WARDEN_COSMWASM_WASM_IN_CONTRACT_VERIFY` (feature `in-contract-verify`).
 //!
 //! Everything is built by a nested cargo into its own target directory (`target/wasm-module`),
 //! so it never contends with the outer build's lock.
@@ -68,7 +68,12 @@ fn main() {
         let path = match env::var(var) {
             Ok(path) => PathBuf::from(path),
             Err(_) => {
-                let built = build_module(&root, &target_dir, package, features, name);
+                let profile = if package == contract {
+                    "cosmwasm"
+                } else {
+                    "wasm"
+                };
+                let built = build_module(&root, &target_dir, package, profile, features, name);
                 if package == contract {
                     lower(&built)
                 } else {
@@ -91,12 +96,13 @@ fn lower(wasm: &Path) -> PathBuf {
     out
 }
 
-/// Builds `package` with `features` and copies it to `name` beside the build's output (the
-/// builds share the target directory, and so every dependency).
+/// Builds `package` with `profile` and `features` and copies it to `name` beside the build's
+/// output (the builds share the target directory, and so every dependency of one profile).
 fn build_module(
     root: &Path,
     target_dir: &Path,
     package: &str,
+    profile: &str,
     features: Option<&str>,
     name: &str,
 ) -> PathBuf {
@@ -106,7 +112,7 @@ fn build_module(
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root)
         .args(["build", "--package", package, "--lib", "--locked"])
-        .args(["--target", TARGET, "--profile", "wasm", "--target-dir"])
+        .args(["--target", TARGET, "--profile", profile, "--target-dir"])
         .arg(target_dir);
     if let Some(features) = features {
         cmd.args(["--features", features]);
@@ -136,7 +142,7 @@ fn build_module(
     if !status.success() {
         panic!("building {package} for {TARGET} failed ({status}); see the output above");
     }
-    let out = target_dir.join(TARGET).join("wasm");
+    let out = target_dir.join(TARGET).join(profile);
     let wasm = out.join(format!("{}.wasm", package.replace('-', "_")));
     if !wasm.exists() {
         panic!("the wasm build finished but {} is missing", wasm.display());

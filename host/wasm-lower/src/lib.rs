@@ -5,7 +5,8 @@
 //! target flag removes them from the precompiled library. CosmWasm's VM refuses the proposal.
 //! [`lower_bulk_memory`] rewrites a module so that it needs none of it: each `memory.copy` and
 //! `memory.fill` becomes a call to a function appended to the module that does the same with
-//! loads and stores (32 bytes per iteration, then words, then bytes), with the same bounds trap; the
+//! loads and stores (32 bytes per iteration, short lengths in a few overlapping words), with the
+//! same bounds trap; the
 //! data-count section and the `target_features` custom section are dropped. Everything else is
 //! re-encoded unchanged (function indices stay: the two functions come after all others).
 //!
@@ -161,45 +162,25 @@ impl Reencode for Lower {
     }
 }
 
-// Locals of both functions: 0 `dst`, 1 `src` (copy) or `value` (fill), 2 `n`.
+// Parameters of both functions: 0 `dst`, 1 `src` (copy) or `value` (fill), 2 `n`.
 const DST: u32 = 0;
 const SRC: u32 = 1;
 const LEN: u32 = 2;
+// Further locals: 3 an index (i32), 4..=7 the words of a chunk, 8..=11 the words kept aside
+// (the last chunk of a forward copy, the first of a backward one), 12 the fill pattern (i64).
+const INDEX: u32 = 3;
+const WORD: u32 = 4;
+const KEPT: u32 = 8;
+const PATTERN: u32 = 12;
 
-/// Traps unless `local + n` is within the memory (as `memory.copy` and `memory.fill` do).
-fn bounds_check(f: &mut Function, local: u32) {
-    use Instruction::*;
-    for i in [
-        LocalGet(local),
-        I64ExtendI32U,
-        LocalGet(LEN),
-        I64ExtendI32U,
-        I64Add,
-        MemorySize(0),
-        I64ExtendI32U,
-        I64Const(16),
-        I64Shl,
-        I64GtU,
-        If(BlockType::Empty),
-        Unreachable,
-        End,
-    ] {
-        f.instruction(&i);
-    }
+/// The functions' locals after their three parameters.
+fn locals() -> [(u32, ValType); 3] {
+    [(1, ValType::I32), (8, ValType::I64), (1, ValType::I64)]
 }
 
-/// `n -= step; dst += step` (and `src += step` when `both`).
-fn advance(f: &mut Function, step: i32, both: bool) {
-    use Instruction::*;
-    let mut locals = vec![DST, LEN];
-    if both {
-        locals.push(SRC);
-    }
-    for local in locals {
-        f.instruction(&LocalGet(local));
-        f.instruction(&I32Const(step));
-        f.instruction(&if local == LEN { I32Sub } else { I32Add });
-        f.instruction(&LocalSet(local));
+fn emit(f: &mut Function, instructions: &[Instruction]) {
+    for i in instructions {
+        f.instruction(i);
     }
 }
 
@@ -211,138 +192,284 @@ fn at(offset: u64) -> MemArg {
     }
 }
 
-/// The units a loop moves per iteration: four words, one word, one byte. Branches cost far
-/// more than loads and stores in metered VMs (CosmWasm charges a branch 14 times an operator),
-/// so most of a long copy runs four words per branch.
-const STEPS: [(i32, &[u64]); 3] = [(32, &[0, 8, 16, 24]), (8, &[0]), (1, &[0])];
-
-/// `while n >= width { body; advance }`.
-fn chunk_loop(
-    f: &mut Function,
-    width: i32,
-    body: impl Fn(&mut Function),
-    step: impl Fn(&mut Function),
-) {
+/// `address + n > memory size in bytes`, as an i32 on the stack (64-bit arithmetic: no wrap).
+fn past_the_end(f: &mut Function, address: u32) {
     use Instruction::*;
-    for i in [
-        Block(BlockType::Empty),
-        Loop(BlockType::Empty),
-        LocalGet(LEN),
-        I32Const(width),
-        I32LtU,
-        BrIf(1),
-    ] {
-        f.instruction(&i);
+    emit(
+        f,
+        &[
+            LocalGet(address),
+            I64ExtendI32U,
+            LocalGet(LEN),
+            I64ExtendI32U,
+            I64Add,
+            MemorySize(0),
+            I64ExtendI32U,
+            I64Const(16),
+            I64Shl,
+            I64GtU,
+        ],
+    );
+}
+
+/// Traps unless `[address, address + n)` is within the memory for every address given (as
+/// `memory.copy` and `memory.fill` do, also when `n` is 0).
+fn bounds_check(f: &mut Function, addresses: &[u32]) {
+    use Instruction::*;
+    for (i, &address) in addresses.iter().enumerate() {
+        past_the_end(f, address);
+        if i > 0 {
+            f.instruction(&I32Or);
+        }
     }
-    body(f);
-    step(f);
-    f.instruction(&Br(0));
+    emit(f, &[If(BlockType::Empty), Unreachable, End]);
+}
+
+/// Pushes `base + n - back` (`back` 0: `base + index`).
+fn address(f: &mut Function, base: u32, back: Option<i32>) {
+    use Instruction::*;
+    f.instruction(&LocalGet(base));
+    match back {
+        Some(back) => emit(f, &[LocalGet(LEN), I32Add, I32Const(back), I32Sub]),
+        None => emit(f, &[LocalGet(INDEX), I32Add]),
+    }
+}
+
+/// A load or store of `width` bytes (8, 4 or 1) through an i64 local.
+fn load(width: u32, offset: u64) -> Instruction<'static> {
+    match width {
+        8 => Instruction::I64Load(at(offset)),
+        4 => Instruction::I64Load32U(at(offset)),
+        _ => Instruction::I64Load8U(at(offset)),
+    }
+}
+
+fn store(width: u32, offset: u64) -> Instruction<'static> {
+    match width {
+        8 => Instruction::I64Store(at(offset)),
+        4 => Instruction::I64Store32(at(offset)),
+        _ => Instruction::I64Store8(at(offset)),
+    }
+}
+
+/// Where the units of a short length class go: `(width, back)` pairs, each unit at
+/// `n - back` (or at 0, or at `n / 2`, see [`Unit`]). The units of a class cover every byte of
+/// any length in it, overlapping where the length is not a multiple of the width.
+#[derive(Clone, Copy)]
+enum Unit {
+    Start(u64),
+    End(i32),
+    Middle,
+}
+
+/// The short classes: lengths from the first number up, with their units. Lengths of 32 and
+/// more run a loop of 32-byte chunks.
+const CLASSES: [(i32, u32, &[Unit]); 4] = [
+    (
+        16,
+        8,
+        &[Unit::Start(0), Unit::Start(8), Unit::End(16), Unit::End(8)],
+    ),
+    (8, 8, &[Unit::Start(0), Unit::End(8)]),
+    (4, 4, &[Unit::Start(0), Unit::End(4)]),
+    (1, 1, &[Unit::Start(0), Unit::Middle, Unit::End(1)]),
+];
+
+/// Pushes the address of `unit` from `base`, and the memory offset to use with it.
+fn unit_address(f: &mut Function, base: u32, unit: Unit) -> u64 {
+    use Instruction::*;
+    match unit {
+        Unit::Start(offset) => {
+            f.instruction(&LocalGet(base));
+            offset
+        }
+        Unit::End(back) => {
+            address(f, base, Some(back));
+            0
+        }
+        Unit::Middle => {
+            emit(
+                f,
+                &[LocalGet(base), LocalGet(LEN), I32Const(1), I32ShrU, I32Add],
+            );
+            0
+        }
+    }
+}
+
+/// Dispatches on `n`: `long` for 32 and more, `short(class)` for each short class, nothing for
+/// 0. Each case ends by leaving the function's outer block, so one length runs a handful of
+/// branches whatever its size (CosmWasm charges a branch 14 times an operator).
+fn by_length(f: &mut Function, long: impl Fn(&mut Function), short: impl Fn(&mut Function, usize)) {
+    use Instruction::*;
+    // block $done, then one block per class boundary: 32, 16, 8, 4, 1.
+    for _ in 0..=CLASSES.len() + 1 {
+        f.instruction(&Block(BlockType::Empty));
+    }
+    let mut depth = CLASSES.len() as u32 + 1;
+    emit(f, &[LocalGet(LEN), I32Const(32), I32LtU, BrIf(0)]);
+    long(f);
+    f.instruction(&Br(depth));
     f.instruction(&End);
+    for (class, &(min, _, _)) in CLASSES.iter().enumerate() {
+        depth -= 1;
+        emit(f, &[LocalGet(LEN), I32Const(min), I32LtU, BrIf(0)]);
+        short(f, class);
+        f.instruction(&Br(depth));
+        f.instruction(&End);
+    }
     f.instruction(&End);
 }
 
-/// A load and a store of one unit at `offset` from the addresses on the stack (`dst`, `src`).
-fn move_unit(f: &mut Function, width: i32, offset: u64, dst: &[Instruction], src: &[Instruction]) {
+/// A short copy: every unit loaded before any is stored, so overlaps need no direction.
+fn short_copy(f: &mut Function, class: usize) {
     use Instruction::*;
-    for i in dst.iter().chain(src) {
-        f.instruction(i);
+    let (_, width, units) = CLASSES[class];
+    for (k, &unit) in units.iter().enumerate() {
+        let offset = unit_address(f, SRC, unit);
+        emit(f, &[load(width, offset), LocalSet(WORD + k as u32)]);
     }
-    if width == 1 {
-        f.instruction(&I32Load8U(at(offset)));
-        f.instruction(&I32Store8(at(offset)));
-    } else {
-        f.instruction(&I64Load(at(offset)));
-        f.instruction(&I64Store(at(offset)));
+    for (k, &unit) in units.iter().enumerate() {
+        let offset = unit_address(f, DST, unit);
+        emit(f, &[LocalGet(WORD + k as u32), store(width, offset)]);
     }
 }
 
-/// `memmove(dst, src, n)`: forward when `dst <= src`, else backward (each unit loaded before
-/// anything it overlaps is stored).
-fn copy_function() -> Function {
+/// Moves the 32-byte chunk at `index`: four words loaded, then stored.
+fn move_chunk(f: &mut Function) {
     use Instruction::*;
-    let mut f = Function::new([]);
-    bounds_check(&mut f, DST);
-    bounds_check(&mut f, SRC);
-    for i in [LocalGet(DST), LocalGet(SRC), I32LeU, If(BlockType::Empty)] {
-        f.instruction(&i);
+    for k in 0..4 {
+        address(f, SRC, None);
+        emit(f, &[I64Load(at(8 * k)), LocalSet(WORD + k as u32)]);
     }
-    // Forward, low offsets first.
-    for (width, offsets) in STEPS {
-        chunk_loop(
-            &mut f,
-            width,
-            |f| {
-                for &offset in offsets {
-                    move_unit(f, width, offset, &[LocalGet(DST)], &[LocalGet(SRC)]);
-                }
-            },
-            |f| advance(f, width, true),
-        );
+    for k in 0..4 {
+        address(f, DST, None);
+        emit(f, &[LocalGet(WORD + k as u32), I64Store(at(8 * k))]);
     }
+}
+
+/// Loads the 32 bytes at `src + n - back` (`None`: at `src`) into the kept words, or stores them
+/// at the same place from `dst`.
+fn keep(f: &mut Function, back: Option<i32>, is_store: bool) {
+    use Instruction::*;
+    for k in 0..4u32 {
+        let base = if is_store { DST } else { SRC };
+        match back {
+            Some(back) => address(f, base, Some(back)),
+            None => {
+                f.instruction(&LocalGet(base));
+            }
+        }
+        if is_store {
+            emit(f, &[LocalGet(KEPT + k), I64Store(at(8 * u64::from(k)))]);
+        } else {
+            emit(f, &[I64Load(at(8 * u64::from(k))), LocalSet(KEPT + k)]);
+        }
+    }
+}
+
+/// A copy of 32 bytes or more. Forward when `dst <= src`: chunks from the start while a whole
+/// one fits, then the last 32 bytes, loaded before anything was stored. Backward otherwise:
+/// chunks from the end, then the first 32 bytes, likewise loaded first. A chunk is loaded
+/// whole before it is stored, and no store reaches bytes a later chunk still has to load.
+fn long_copy(f: &mut Function) {
+    use Instruction::*;
+    emit(
+        f,
+        &[LocalGet(DST), LocalGet(SRC), I32LeU, If(BlockType::Empty)],
+    );
+    keep(f, Some(32), false);
+    emit(f, &[I32Const(0), LocalSet(INDEX), Loop(BlockType::Empty)]);
+    move_chunk(f);
+    emit(
+        f,
+        &[
+            LocalGet(INDEX),
+            I32Const(32),
+            I32Add,
+            LocalTee(INDEX),
+            I32Const(32),
+            I32Add,
+            LocalGet(LEN),
+            I32LeU,
+            BrIf(0),
+            End,
+        ],
+    );
+    keep(f, Some(32), true);
     f.instruction(&Else);
-    // Backward: the last `n` bytes first, high offsets first.
-    for (width, offsets) in STEPS {
-        chunk_loop(
-            &mut f,
-            width,
-            |f| {
-                for i in [LocalGet(LEN), I32Const(width), I32Sub, LocalSet(LEN)] {
-                    f.instruction(&i);
-                }
-                for &offset in offsets.iter().rev() {
-                    move_unit(
-                        f,
-                        width,
-                        offset,
-                        &[LocalGet(DST), LocalGet(LEN), I32Add],
-                        &[LocalGet(SRC), LocalGet(LEN), I32Add],
-                    );
-                }
-            },
-            |_| {},
-        );
-    }
+    keep(f, None, false);
+    emit(f, &[LocalGet(LEN), LocalSet(INDEX), Loop(BlockType::Empty)]);
+    emit(f, &[LocalGet(INDEX), I32Const(32), I32Sub, LocalSet(INDEX)]);
+    move_chunk(f);
+    emit(f, &[LocalGet(INDEX), I32Const(32), I32GeU, BrIf(0), End]);
+    keep(f, None, true);
     f.instruction(&End);
-    f.instruction(&End);
+}
+
+/// `memmove(dst, src, n)`.
+fn copy_function() -> Function {
+    let mut f = Function::new(locals());
+    bounds_check(&mut f, &[DST, SRC]);
+    by_length(&mut f, long_copy, short_copy);
+    f.instruction(&Instruction::End);
     f
 }
 
-/// `memset(dst, value, n)`: units of the repeated byte.
+/// `memset(dst, value, n)`: stores of the value's low byte repeated over a word, in the same
+/// length classes as the copy.
 fn fill_function() -> Function {
     use Instruction::*;
-    // Local 3: the byte repeated over a word.
-    let mut f = Function::new([(1, ValType::I64)]);
-    bounds_check(&mut f, DST);
-    for i in [
-        LocalGet(SRC),
-        I32Const(0xff),
-        I32And,
-        I64ExtendI32U,
-        I64Const(0x0101_0101_0101_0101),
-        I64Mul,
-        LocalSet(3),
-    ] {
-        f.instruction(&i);
-    }
-    for (width, offsets) in STEPS {
-        chunk_loop(
-            &mut f,
-            width,
-            |f| {
-                for &offset in offsets {
-                    f.instruction(&LocalGet(DST));
-                    if width == 1 {
-                        f.instruction(&LocalGet(SRC));
-                        f.instruction(&I32Store8(at(offset)));
-                    } else {
-                        f.instruction(&LocalGet(3));
-                        f.instruction(&I64Store(at(offset)));
-                    }
-                }
-            },
-            |f| advance(f, width, false),
-        );
-    }
+    let mut f = Function::new(locals());
+    bounds_check(&mut f, &[DST]);
+    emit(
+        &mut f,
+        &[
+            LocalGet(SRC),
+            I32Const(0xff),
+            I32And,
+            I64ExtendI32U,
+            I64Const(0x0101_0101_0101_0101),
+            I64Mul,
+            LocalSet(PATTERN),
+        ],
+    );
+    by_length(
+        &mut f,
+        |f| {
+            emit(f, &[I32Const(0), LocalSet(INDEX), Loop(BlockType::Empty)]);
+            for k in 0..4 {
+                address(f, DST, None);
+                emit(f, &[LocalGet(PATTERN), I64Store(at(8 * k))]);
+            }
+            emit(
+                f,
+                &[
+                    LocalGet(INDEX),
+                    I32Const(32),
+                    I32Add,
+                    LocalTee(INDEX),
+                    I32Const(32),
+                    I32Add,
+                    LocalGet(LEN),
+                    I32LeU,
+                    BrIf(0),
+                    End,
+                ],
+            );
+            for k in 0..4 {
+                address(f, DST, Some(32));
+                emit(f, &[LocalGet(PATTERN), I64Store(at(8 * k))]);
+            }
+        },
+        |f, class| {
+            let (_, width, units) = CLASSES[class];
+            for &unit in units {
+                let offset = unit_address(f, DST, unit);
+                emit(f, &[LocalGet(PATTERN), store(width, offset)]);
+            }
+        },
+    );
     f.instruction(&End);
     f
 }
@@ -465,6 +592,22 @@ mod tests {
         assert_eq!(run(&lowered, calls), expected);
         assert!(expected[11].is_none() && expected[12].is_none() && expected[14].is_none());
         assert!(expected[13].is_some());
+    }
+
+    #[test]
+    fn every_length_and_overlap_copies_and_fills_as_the_bulk_instructions_do() {
+        let original = bulk_module();
+        let lowered = lower_bulk_memory(&original).unwrap();
+        let mut calls = Vec::new();
+        for n in 0..=100 {
+            // Disjoint, overlapping forward and backward by less than a word and by more than a
+            // chunk, and onto itself.
+            for (dst, src) in [(120, 2), (10, 13), (13, 10), (40, 1), (1, 40), (7, 7)] {
+                calls.push(("copy", [dst, src, n]));
+            }
+            calls.push(("fill", [3 + n % 5, 0x100 + n, n]));
+        }
+        assert_eq!(run(&lowered, &calls), run(&original, &calls));
     }
 
     #[test]

@@ -1,7 +1,17 @@
 //! Module events as CosmWasm events: type `warden_<variant>`, one attribute per field.
+//!
+//! Values are plain text: numbers in decimal, keys and hashes in hex, enum values by their
+//! variant's name, an absent optional value as no attribute. A nested record (an offence in
+//! `warden_evidence_accepted`, a proposal in `warden_slashing_proposed`) is flattened into its
+//! own fields (`operator`, `epoch`, `view`, `class`, ...), prefixed with the outer field's name
+//! (`offence.operator`) only where a name would repeat. The VM meters every operation of this
+//! conversion and of the response's JSON, so it writes each value once, with no JSON inside it.
 
 use cosmwasm_std::{to_json_string, Event as CosmWasmEvent, StdError};
-use serde::ser::{self, Impossible, Serialize, SerializeStructVariant, Serializer};
+use serde::ser::{
+    self, Impossible, Serialize, SerializeSeq, SerializeStruct, SerializeStructVariant,
+    SerializeTuple, SerializeTupleStruct, Serializer,
+};
 use warden_module::codec::decode;
 use warden_module::msg::Event;
 
@@ -24,27 +34,39 @@ fn event_name(event: &Event) -> String {
 
 /// `EvidenceAccepted` → `warden_evidence_accepted`.
 fn event_type(variant: &str) -> String {
-    let mut out = String::from("warden");
-    for c in variant.chars() {
-        if c.is_ascii_uppercase() {
-            out.push('_');
+    let mut out = Vec::with_capacity(b"warden".len() + 2 * variant.len());
+    out.extend_from_slice(b"warden");
+    for &b in variant.as_bytes() {
+        if b.is_ascii_uppercase() {
+            out.push(b'_');
+            out.push(b.to_ascii_lowercase());
+        } else {
+            out.push(b);
         }
-        out.push(c.to_ascii_lowercase());
     }
-    out
+    // SAFETY: only ASCII bytes were inserted or changed, so the bytes are as valid UTF-8 as
+    // `variant` (checking them again would cost gas for every byte).
+    unsafe { String::from_utf8_unchecked(out) }
 }
 
-/// A field's attribute value: its JSON form, without the quotes of a plain string.
-fn attribute_value<T: Serialize + ?Sized>(value: &T) -> Result<String, Unsupported> {
-    let json = to_json_string(value).map_err(|e| Unsupported(e.to_string()))?;
-    match json.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(plain) if !plain.contains(['"', '\\']) => Ok(plain.to_string()),
-        _ => Ok(json),
+/// `n` in decimal.
+fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    // SAFETY: ASCII digits only.
+    unsafe { String::from_utf8_unchecked(digits[at..].to_vec()) }
 }
 
 /// Why an event has no CosmWasm form (never, for the module's events: each is a unit or a
-/// struct variant).
+/// struct variant of plain values and records).
 #[derive(Debug)]
 pub struct Unsupported(String);
 
@@ -62,6 +84,270 @@ impl ser::Error for Unsupported {
     }
 }
 
+/// Adds `key = value` to `event`; a field of a record `outer` as `outer.key` if `key` is
+/// already there (the fields of one variant have distinct names).
+fn add(event: &mut CosmWasmEvent, outer: Option<&str>, key: &str, value: String) {
+    let key = match outer {
+        Some(outer) if event.attributes.iter().any(|a| a.key == key) => {
+            format!("{outer}.{key}")
+        }
+        _ => key.to_string(),
+    };
+    event
+        .attributes
+        .push(cosmwasm_std::Attribute { key, value });
+}
+
+/// Writes one field's value into the event: a plain value as one attribute, a record as its
+/// fields.
+struct Field<'e> {
+    event: &'e mut CosmWasmEvent,
+    outer: Option<&'static str>,
+    key: &'static str,
+}
+
+impl Field<'_> {
+    fn plain(self, value: String) -> Result<(), Unsupported> {
+        add(self.event, self.outer, self.key, value);
+        Ok(())
+    }
+}
+
+/// A record's fields, added to the event it is flattened into.
+struct Record<'e> {
+    event: &'e mut CosmWasmEvent,
+    outer: &'static str,
+}
+
+impl SerializeStruct for Record<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        value.serialize(Field {
+            event: self.event,
+            outer: Some(self.outer),
+            key,
+        })
+    }
+
+    fn end(self) -> Result<(), Unsupported> {
+        Ok(())
+    }
+}
+
+/// A sequence or tuple as one attribute: its JSON array.
+struct List<'e> {
+    field: Field<'e>,
+    items: Vec<String>,
+}
+
+impl List<'_> {
+    fn push<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.items
+            .push(to_json_string(value).map_err(|e| Unsupported(e.to_string()))?);
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), Unsupported> {
+        let json = format!("[{}]", self.items.join(","));
+        self.field.plain(json)
+    }
+}
+
+impl SerializeSeq for List<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.push(value)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl SerializeTuple for List<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.push(value)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+impl SerializeTupleStruct for List<'_> {
+    type Ok = ();
+    type Error = Unsupported;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+        self.push(value)
+    }
+    fn end(self) -> Result<(), Unsupported> {
+        self.finish()
+    }
+}
+
+macro_rules! unsigned {
+    ($($name:ident($ty:ty);)*) => {
+        $(fn $name(self, v: $ty) -> Result<(), Unsupported> {
+            self.plain(decimal(v.into()))
+        })*
+    };
+}
+
+macro_rules! signed {
+    ($($name:ident($ty:ty);)*) => {
+        $(fn $name(self, v: $ty) -> Result<(), Unsupported> {
+            let magnitude = decimal(i64::from(v).unsigned_abs());
+            self.plain(if v < 0 { format!("-{magnitude}") } else { magnitude })
+        })*
+    };
+}
+
+impl<'e> Serializer for Field<'e> {
+    type Ok = ();
+    type Error = Unsupported;
+    type SerializeSeq = List<'e>;
+    type SerializeTuple = List<'e>;
+    type SerializeTupleStruct = List<'e>;
+    type SerializeTupleVariant = Impossible<(), Unsupported>;
+    type SerializeMap = Impossible<(), Unsupported>;
+    type SerializeStruct = Record<'e>;
+    type SerializeStructVariant = Impossible<(), Unsupported>;
+
+    unsigned! {
+        serialize_u8(u8);
+        serialize_u16(u16);
+        serialize_u32(u32);
+        serialize_u64(u64);
+    }
+
+    signed! {
+        serialize_i8(i8);
+        serialize_i16(i16);
+        serialize_i32(i32);
+        serialize_i64(i64);
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<(), Unsupported> {
+        self.plain(if v { "true" } else { "false" }.to_string())
+    }
+
+    fn serialize_f32(self, _: f32) -> Result<(), Unsupported> {
+        Err(Unsupported("a float".into()))
+    }
+
+    fn serialize_f64(self, _: f64) -> Result<(), Unsupported> {
+        Err(Unsupported("a float".into()))
+    }
+
+    fn serialize_char(self, v: char) -> Result<(), Unsupported> {
+        self.plain(v.to_string())
+    }
+
+    fn serialize_str(self, v: &str) -> Result<(), Unsupported> {
+        self.plain(v.to_string())
+    }
+
+    fn serialize_bytes(self, v: &[u8]) -> Result<(), Unsupported> {
+        self.plain(v.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    fn serialize_none(self) -> Result<(), Unsupported> {
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Unsupported> {
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Unsupported> {
+        Ok(())
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), Unsupported> {
+        self.plain(variant.to_string())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Unsupported> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<(), Unsupported> {
+        Err(Unsupported("an enum value with data".into()))
+    }
+
+    fn serialize_seq(self, len: Option<usize>) -> Result<List<'e>, Unsupported> {
+        Ok(List {
+            field: self,
+            items: Vec::with_capacity(len.unwrap_or(0)),
+        })
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<List<'e>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(self, _: &'static str, len: usize) -> Result<List<'e>, Unsupported> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant, Unsupported> {
+        Err(Unsupported("an enum value with data".into()))
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Unsupported> {
+        Err(Unsupported("a map".into()))
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Record<'e>, Unsupported> {
+        Ok(Record {
+            event: self.event,
+            outer: self.key,
+        })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant, Unsupported> {
+        Err(Unsupported("an enum value with data".into()))
+    }
+}
+
 struct EventSerializer;
 
 struct Fields(CosmWasmEvent);
@@ -75,9 +361,11 @@ impl SerializeStructVariant for Fields {
         key: &'static str,
         value: &T,
     ) -> Result<(), Unsupported> {
-        let value = attribute_value(value)?;
-        self.0 = core::mem::replace(&mut self.0, CosmWasmEvent::new("")).add_attribute(key, value);
-        Ok(())
+        value.serialize(Field {
+            event: &mut self.0,
+            outer: None,
+            key,
+        })
     }
 
     fn end(self) -> Result<CosmWasmEvent, Unsupported> {
@@ -152,7 +440,13 @@ impl Serializer for EventSerializer {
         variant: &'static str,
         value: &T,
     ) -> Result<CosmWasmEvent, Unsupported> {
-        Ok(CosmWasmEvent::new(event_type(variant)).add_attribute("value", attribute_value(value)?))
+        let mut event = CosmWasmEvent::new(event_type(variant));
+        value.serialize(Field {
+            event: &mut event,
+            outer: None,
+            key: "value",
+        })?;
+        Ok(event)
     }
 
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq, Unsupported> {
@@ -223,6 +517,72 @@ mod tests {
             .map(|a| (a.key.as_str(), a.value.as_str()))
             .collect();
         assert_eq!(attrs, [("chain_id", "7"), ("epoch", "3")]);
+    }
+
+    fn attributes(event: &CosmWasmEvent) -> Vec<(&str, &str)> {
+        event
+            .attributes
+            .iter()
+            .map(|a| (a.key.as_str(), a.value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn a_nested_record_is_flattened_and_an_absent_value_has_no_attribute() {
+        use warden_module::evidence::{OffenceClass, OffenceKey};
+        let event = Event::EvidenceAccepted {
+            offence: OffenceKey {
+                operator: 4,
+                epoch: 2,
+                view: 18_446_744_073_709_551_615,
+                class: OffenceClass::DoubleVote,
+            },
+            reporter: None,
+        };
+        let cw = module_event(&encode(&event)).unwrap();
+        assert_eq!(cw.ty, "warden_evidence_accepted");
+        assert_eq!(
+            attributes(&cw),
+            [
+                ("operator", "4"),
+                ("epoch", "2"),
+                ("view", "18446744073709551615"),
+                ("class", "DoubleVote")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_that_would_repeat_is_prefixed_with_its_record() {
+        #[derive(serde::Serialize)]
+        struct Inner {
+            id: u8,
+            note: &'static str,
+        }
+        #[derive(serde::Serialize)]
+        enum Shape {
+            Outer {
+                id: i32,
+                inner: Inner,
+                list: Vec<u16>,
+            },
+        }
+        let shape = Shape::Outer {
+            id: -7,
+            inner: Inner { id: 0, note: "a" },
+            list: vec![1, 2],
+        };
+        let cw = shape.serialize(EventSerializer).unwrap();
+        assert_eq!(cw.ty, "warden_outer");
+        assert_eq!(
+            attributes(&cw),
+            [
+                ("id", "-7"),
+                ("inner.id", "0"),
+                ("note", "a"),
+                ("list", "[1,2]")
+            ]
+        );
     }
 
     #[test]

@@ -47,8 +47,10 @@
 //!
 //! ## Events
 //! Every module event becomes a CosmWasm event of type `warden_<variant in snake case>`, one
-//! attribute per field: numbers in decimal, keys and hashes in hex, structured values as JSON
-//! (the module's JSON form, [`warden_module::json`]).
+//! attribute per field: numbers in decimal, keys and hashes in hex (the module's JSON form,
+//! [`warden_module::json`]), enum values by name, an absent optional value as no attribute, and
+//! a nested record (an offence, a proposal) flattened into its fields (see [`module_event`]).
+//! The sender is not repeated: the chain's own `message` event records it.
 //!
 //! ## Errors
 //! A refused call fails with `"<Name> (code <n>): <Debug form with values>"`, the module's error
@@ -57,6 +59,8 @@
 #![warn(missing_docs)]
 
 mod events;
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+mod heap;
 mod verify;
 
 use cosmwasm_std::{
@@ -72,6 +76,11 @@ use warden_module::wire::{PublicKey, Signature};
 use warden_module::Error;
 
 pub use events::module_event;
+
+/// The contract's allocator (see [`heap`]).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::Heap<heap::LinearMemory> = heap::Heap::new(heap::LinearMemory);
 pub use verify::{strict_prechecks, ApiVerifier};
 
 /// `instantiate`'s message.
@@ -332,7 +341,7 @@ pub fn execute(
     match msg {
         ExecuteMsg::Submit { tx } => {
             let caller = identity_of(deps.storage, sender);
-            Ok(run(deps, &env, caller, &tx)?.add_attribute("sender", sender))
+            run(deps, &env, caller, &tx)
         }
         ExecuteMsg::RegisterIdentity { key, signature } => {
             let key = PublicKey(key_bytes("key", &key)?);
