@@ -348,6 +348,26 @@ fn move_chunk(f: &mut Function) {
     }
 }
 
+/// Ends a forward loop over chunks: `index += 32`, and again while a whole chunk fits.
+fn next_chunk_forward(f: &mut Function) {
+    use Instruction::*;
+    emit(
+        f,
+        &[
+            LocalGet(INDEX),
+            I32Const(32),
+            I32Add,
+            LocalTee(INDEX),
+            I32Const(32),
+            I32Add,
+            LocalGet(LEN),
+            I32LeU,
+            BrIf(0),
+            End,
+        ],
+    );
+}
+
 /// Loads the 32 bytes at `src + n - back` (`None`: at `src`) into the kept words, or stores them
 /// at the same place from `dst`.
 fn keep(f: &mut Function, back: Option<i32>, is_store: bool) {
@@ -381,21 +401,7 @@ fn long_copy(f: &mut Function) {
     keep(f, Some(32), false);
     emit(f, &[I32Const(0), LocalSet(INDEX), Loop(BlockType::Empty)]);
     move_chunk(f);
-    emit(
-        f,
-        &[
-            LocalGet(INDEX),
-            I32Const(32),
-            I32Add,
-            LocalTee(INDEX),
-            I32Const(32),
-            I32Add,
-            LocalGet(LEN),
-            I32LeU,
-            BrIf(0),
-            End,
-        ],
-    );
+    next_chunk_forward(f);
     keep(f, Some(32), true);
     f.instruction(&Else);
     keep(f, None, false);
@@ -442,21 +448,7 @@ fn fill_function() -> Function {
                 address(f, DST, None);
                 emit(f, &[LocalGet(PATTERN), I64Store(at(8 * k))]);
             }
-            emit(
-                f,
-                &[
-                    LocalGet(INDEX),
-                    I32Const(32),
-                    I32Add,
-                    LocalTee(INDEX),
-                    I32Const(32),
-                    I32Add,
-                    LocalGet(LEN),
-                    I32LeU,
-                    BrIf(0),
-                    End,
-                ],
-            );
+            next_chunk_forward(f);
             for k in 0..4 {
                 address(f, DST, Some(32));
                 emit(f, &[LocalGet(PATTERN), I64Store(at(8 * k))]);

@@ -159,37 +159,26 @@ impl List<'_> {
     }
 }
 
-impl SerializeSeq for List<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.push(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.finish()
-    }
+/// `List` collects the elements of each of serde's list-like shapes the same way.
+macro_rules! list {
+    ($($shape:ident::$element:ident;)*) => {
+        $(impl $shape for List<'_> {
+            type Ok = ();
+            type Error = Unsupported;
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
+                self.push(value)
+            }
+            fn end(self) -> Result<(), Unsupported> {
+                self.finish()
+            }
+        })*
+    };
 }
 
-impl SerializeTuple for List<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.push(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.finish()
-    }
-}
-
-impl SerializeTupleStruct for List<'_> {
-    type Ok = ();
-    type Error = Unsupported;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Unsupported> {
-        self.push(value)
-    }
-    fn end(self) -> Result<(), Unsupported> {
-        self.finish()
-    }
+list! {
+    SerializeSeq::serialize_element;
+    SerializeTuple::serialize_element;
+    SerializeTupleStruct::serialize_field;
 }
 
 macro_rules! unsigned {
