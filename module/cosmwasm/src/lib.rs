@@ -76,12 +76,12 @@ use warden_module::wire::{PublicKey, Signature};
 use warden_module::Error;
 
 pub use events::module_event;
+pub use verify::{strict_prechecks, ApiVerifier};
 
 /// The contract's allocator (see [`heap`]).
 #[cfg(target_arch = "wasm32")]
 #[global_allocator]
 static HEAP: heap::Heap<heap::LinearMemory> = heap::Heap::new(heap::LinearMemory);
-pub use verify::{strict_prechecks, ApiVerifier};
 
 /// `instantiate`'s message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
