@@ -386,7 +386,16 @@ fn a_sender_registers_its_own_key_and_a_forged_registration_is_refused() {
         mock_info(&sender, &[]),
         register(good),
     );
-    accepted.into_result().expect("a proven registration");
+    let accepted = accepted.into_result().expect("a proven registration");
+    assert_eq!(
+        accepted.events,
+        [cosmwasm_std::Event::new("warden_identity_bound")
+            .add_attribute("address", &sender)
+            .add_attribute(
+                "identity",
+                warden_module::json::to_hex(&key.verifying_key().to_bytes())
+            )]
+    );
     let identity: ContractResult<Binary> = query(
         &mut vm,
         env,

@@ -52,6 +52,11 @@
 //! a nested record (an offence, a proposal) flattened into its fields (see [`module_event`]).
 //! The sender is not repeated: the chain's own `message` event records it.
 //!
+//! `instantiate`, `execute` and `sudo` write their response's JSON themselves (see
+//! [`events::ResponseJson`]): `cosmwasm-std` parses the call and runs it, and a successful
+//! call's events then go straight from the module's bytes into the JSON the VM reads, instead
+//! of through `Response`'s strings and `serde_json`, which the VM would meter byte by byte.
+//!
 //! ## Errors
 //! A refused call fails with `"<Name> (code <n>): <Debug form with values>"`, the module's error
 //! name and code (see [`warden_module::Error`]).
@@ -75,7 +80,7 @@ use warden_module::state::{keys, Host, Meta};
 use warden_module::wire::{PublicKey, Signature};
 use warden_module::Error;
 
-pub use events::module_event;
+pub use events::{module_event, Events, ResponseJson, Sink};
 pub use verify::{strict_prechecks, ApiVerifier};
 
 /// The contract's allocator (see [`heap`]).
@@ -255,14 +260,44 @@ impl<'a> CosmWasmHost<'a> {
             events: Vec::new(),
         }
     }
+}
 
-    /// The response of a successful transaction: the module's events.
-    fn response(&self) -> Result<Response, ContractError> {
-        let mut response = Response::new();
-        for event in &self.events {
-            response = response.add_event(module_event(event)?);
+/// What a successful call emits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Emitted {
+    /// The module's events, borsh-encoded.
+    Module(Vec<Vec<u8>>),
+    /// `address` and `identity` were bound to each other (`warden_identity_bound`).
+    IdentityBound {
+        /// The address.
+        address: String,
+        /// Its identity.
+        identity: PublicKey,
+    },
+}
+
+impl Emitted {
+    /// Hands every event to `sink`.
+    pub fn write<S: Sink>(&self, sink: &mut S) -> Result<(), StdError> {
+        match self {
+            Emitted::Module(events) => events
+                .iter()
+                .try_for_each(|event| events::write_event(sink, event)),
+            Emitted::IdentityBound { address, identity } => {
+                sink.event("IdentityBound");
+                sink.attribute(None, "address", address, true);
+                let identity = warden_module::json::to_hex(&identity.0);
+                sink.attribute(None, "identity", &identity, false);
+                Ok(())
+            }
         }
-        Ok(response)
+    }
+
+    /// The call's `Response`.
+    pub fn response(&self) -> Result<Response, ContractError> {
+        let mut events = Events::default();
+        self.write(&mut events)?;
+        Ok(Response::new().add_events(events.0))
     }
 }
 
@@ -316,27 +351,25 @@ fn verifier(_: &DepsMut<'_>) -> warden_module::crypto::Ed25519Strict {
 }
 
 /// Initialises the module from the borsh genesis.
-#[entry_point]
 pub fn instantiate(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     msg: InstantiateMsg,
-) -> Result<Response, ContractError> {
+) -> Result<Emitted, ContractError> {
     let caller = identity_of(deps.storage, info.sender.as_str());
     let mut host = CosmWasmHost::new(Store::Write(deps.storage), &env, caller);
     contract::init(&mut host, msg.genesis.as_slice())?;
-    host.response()
+    Ok(Emitted::Module(host.events))
 }
 
 /// A module transaction from the sender, or the sender's registration.
-#[entry_point]
 pub fn execute(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     msg: ExecuteMsg,
-) -> Result<Response, ContractError> {
+) -> Result<Emitted, ContractError> {
     let sender = info.sender.as_str();
     match msg {
         ExecuteMsg::Submit { tx } => {
@@ -354,22 +387,16 @@ pub fn execute(
                 return Err(Error::BadSignature { signer: 0 }.into());
             }
             bind(deps.storage, sender, key);
-            Ok(identity_response(sender, &key))
+            Ok(Emitted::IdentityBound {
+                address: sender.to_string(),
+                identity: key,
+            })
         }
     }
 }
 
-fn identity_response(address: &str, identity: &PublicKey) -> Response {
-    Response::new().add_event(
-        cosmwasm_std::Event::new("warden_identity_bound")
-            .add_attribute("address", address)
-            .add_attribute("identity", warden_module::json::to_hex(&identity.0)),
-    )
-}
-
 /// The chain's governance: a module transaction from the module's authority, or a binding.
-#[entry_point]
-pub fn sudo(deps: DepsMut, env: Env, msg: SudoMsg) -> Result<Response, ContractError> {
+pub fn sudo(deps: DepsMut, env: Env, msg: SudoMsg) -> Result<Emitted, ContractError> {
     match msg {
         SudoMsg::Execute { tx } => {
             let meta: Meta = match deps.storage.get(keys::META) {
@@ -382,7 +409,10 @@ pub fn sudo(deps: DepsMut, env: Env, msg: SudoMsg) -> Result<Response, ContractE
             let address = deps.api.addr_validate(&address)?;
             let identity = PublicKey(key_bytes("identity", &identity)?);
             bind(deps.storage, address.as_str(), identity);
-            Ok(identity_response(address.as_str(), &identity))
+            Ok(Emitted::IdentityBound {
+                address: address.into_string(),
+                identity,
+            })
         }
     }
 }
@@ -392,11 +422,11 @@ fn run(
     env: &Env,
     caller: Option<PublicKey>,
     tx: &Binary,
-) -> Result<Response, ContractError> {
+) -> Result<Emitted, ContractError> {
     let verifier = verifier(&deps);
     let mut host = CosmWasmHost::new(Store::Write(deps.storage), env, caller);
     contract::execute(&mut host, &verifier, tx.as_slice())?;
-    host.response()
+    Ok(Emitted::Module(host.events))
 }
 
 /// Answers a query.
@@ -423,5 +453,97 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
                 .map_err(|_| StdError::msg("a stored address is not UTF-8"))?;
             Ok(to_json_binary(&address)?)
         }
+    }
+}
+
+/// The exports of `instantiate`, `execute` and `sudo`. `cosmwasm-std`'s `do_*` parse the call
+/// and run it; a successful call hands its [`Emitted`] out and an empty `Response` in, whose
+/// JSON is replaced by the events' (a refused call's JSON is `cosmwasm-std`'s).
+#[cfg(target_arch = "wasm32")]
+mod exports {
+    use super::*;
+    use core::cell::RefCell;
+    use cosmwasm_std::{to_json_vec, ContractResult};
+
+    type Slot = RefCell<Option<Emitted>>;
+
+    /// Keeps a successful call's events in `slot`.
+    fn keep(
+        slot: &Slot,
+        result: Result<Emitted, ContractError>,
+    ) -> Result<Response, ContractError> {
+        *slot.borrow_mut() = Some(result?);
+        Ok(Response::new())
+    }
+
+    /// The VM's view of a byte buffer, as `cosmwasm-std` lays it out (the VM reads it and hands
+    /// it back to the `deallocate` export).
+    #[repr(C)]
+    struct Region {
+        offset: u32,
+        capacity: u32,
+        length: u32,
+    }
+
+    fn region(data: Vec<u8>) -> u32 {
+        let data = core::mem::ManuallyDrop::new(data);
+        let region = Region {
+            offset: data.as_ptr() as u32,
+            capacity: data.capacity() as u32,
+            length: data.len() as u32,
+        };
+        Box::into_raw(Box::new(region)) as u32
+    }
+
+    /// The result region: the events' JSON for a successful call, else `cosmwasm-std`'s.
+    /// The region replaced is left to the end of the call, like every block the allocator does
+    /// not take back.
+    fn respond(region_of_std: u32, slot: Slot) -> u32 {
+        let Some(emitted) = slot.into_inner() else {
+            return region_of_std;
+        };
+        let mut json = ResponseJson::default();
+        let result = match emitted.write(&mut json) {
+            Ok(()) => json.finish(),
+            Err(e) => {
+                to_json_vec(&ContractResult::<Response>::Err(e.to_string())).unwrap_or_default()
+            }
+        };
+        region(result)
+    }
+
+    #[no_mangle]
+    extern "C" fn instantiate(env: u32, info: u32, msg: u32) -> u32 {
+        let slot = Slot::default();
+        let std = cosmwasm_std::do_instantiate(
+            &|deps, env, info, msg| keep(&slot, super::instantiate(deps, env, info, msg)),
+            env,
+            info,
+            msg,
+        );
+        respond(std, slot)
+    }
+
+    #[no_mangle]
+    extern "C" fn execute(env: u32, info: u32, msg: u32) -> u32 {
+        let slot = Slot::default();
+        let std = cosmwasm_std::do_execute(
+            &|deps, env, info, msg| keep(&slot, super::execute(deps, env, info, msg)),
+            env,
+            info,
+            msg,
+        );
+        respond(std, slot)
+    }
+
+    #[no_mangle]
+    extern "C" fn sudo(env: u32, msg: u32) -> u32 {
+        let slot = Slot::default();
+        let std = cosmwasm_std::do_sudo(
+            &|deps, env, msg| keep(&slot, super::sudo(deps, env, msg)),
+            env,
+            msg,
+        );
+        respond(std, slot)
     }
 }
