@@ -1,5 +1,6 @@
-//! Prometheus metrics: a small registry, [`Metrics`], that renders the text exposition format
-//! 0.0.4 by hand (the HTTP endpoint that serves it lives with the binary).
+//! Prometheus metrics: a small registry, [`Metrics`], whose text exposition (format 0.0.4) is
+//! written by the `prometheus` crate's `TextEncoder` (the HTTP endpoint that serves it lives
+//! with the binary).
 //!
 //! The registry only holds current values: [`Metrics::gauge`] and [`Metrics::counter`] set the
 //! value of one series (a metric name plus a set of labels), replacing the previous one. The
@@ -11,8 +12,9 @@
 //! registries holding the same values render the same bytes.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+
+use prometheus::proto::{self, MetricFamily, MetricType};
 
 /// The `Content-Type` of the text exposition format this module renders.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -205,33 +207,58 @@ impl Metrics {
         }
     }
 
-    /// Renders every family in the text exposition format 0.0.4: a `# HELP` and a `# TYPE` line
-    /// once per name, then one line per series, families and series sorted. Label values escape
-    /// backslash, double quote and newline; help text escapes backslash and newline; non-finite
-    /// values render as `NaN`, `+Inf` and `-Inf`.
+    /// Renders every family in the text exposition format 0.0.4, with the `prometheus` crate's
+    /// encoder: a `# HELP` and a `# TYPE` line once per name, then one line per series,
+    /// families and series sorted; label values and help text escaped as the format requires.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (name, family) in &self.families {
-            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
-            let _ = writeln!(out, "# TYPE {name} {}", family.kind.as_str());
-            for (labels, value) in &family.series {
-                out.push_str(name);
-                if !labels.is_empty() {
-                    out.push('{');
-                    for (i, (label, val)) in labels.iter().enumerate() {
-                        if i > 0 {
-                            out.push(',');
-                        }
-                        let _ = write!(out, "{label}=\"{}\"", escape_label_value(val));
-                    }
-                    out.push('}');
+        let families: Vec<MetricFamily> = self
+            .families
+            .iter()
+            .map(|(name, family)| family.proto(name))
+            .collect();
+        prometheus::TextEncoder::new()
+            .encode_to_string(&families)
+            // Fails only on a family with no series or no name, which the registry never holds.
+            .unwrap_or_default()
+    }
+}
+
+impl Family {
+    fn proto(&self, name: &str) -> MetricFamily {
+        let mut family = MetricFamily::default();
+        family.set_name(name.to_string());
+        family.set_help(self.help.clone());
+        family.set_field_type(match self.kind {
+            Kind::Gauge => MetricType::GAUGE,
+            Kind::Counter => MetricType::COUNTER,
+        });
+        for (labels, &value) in &self.series {
+            let mut metric = proto::Metric::from_label(
+                labels
+                    .iter()
+                    .map(|(label, val)| {
+                        let mut pair = proto::LabelPair::default();
+                        pair.set_name(label.clone());
+                        pair.set_value(val.clone());
+                        pair
+                    })
+                    .collect(),
+            );
+            match self.kind {
+                Kind::Gauge => {
+                    let mut gauge = proto::Gauge::default();
+                    gauge.set_value(value);
+                    metric.set_gauge(gauge);
                 }
-                out.push(' ');
-                out.push_str(&format_value(*value));
-                out.push('\n');
+                Kind::Counter => {
+                    let mut counter = proto::Counter::default();
+                    counter.set_value(value);
+                    metric.set_counter(counter);
+                }
             }
+            family.mut_metric().push(metric);
         }
-        out
+        family
     }
 }
 
@@ -253,45 +280,6 @@ pub fn valid_label_name(name: &str) -> bool {
         _ => return false,
     }
     !name.starts_with("__") && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-fn escape_label_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn escape_help(help: &str) -> String {
-    let mut out = String::with_capacity(help.len());
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-fn format_value(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".to_string()
-    } else if value == f64::INFINITY {
-        "+Inf".to_string()
-    } else if value == f64::NEG_INFINITY {
-        "-Inf".to_string()
-    } else {
-        // Rust's `Display` for f64 is the shortest representation that round-trips, without an
-        // exponent, which Prometheus parses.
-        format!("{value}")
-    }
 }
 
 #[cfg(test)]
@@ -339,7 +327,10 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_values_render_as_prometheus_spells_them() {
+    fn non_finite_values_render_in_a_spelling_prometheus_parses() {
+        // The encoder writes Rust's `NaN`, `inf` and `-inf`; Prometheus parses values with Go's
+        // `strconv.ParseFloat`, which takes these case-insensitively (the promtool test of the
+        // endpoints checks a registry holding them).
         let mut m = Metrics::new();
         m.gauge("g", "G.", &[("k", "nan")], f64::NAN).unwrap();
         m.gauge("g", "G.", &[("k", "pinf")], f64::INFINITY).unwrap();
@@ -347,10 +338,10 @@ mod tests {
             .unwrap();
         m.gauge("g", "G.", &[("k", "neg")], -2.25).unwrap();
         let text = m.render();
-        assert!(text.contains("g{k=\"nan\"} NaN\n"));
-        assert!(text.contains("g{k=\"pinf\"} +Inf\n"));
-        assert!(text.contains("g{k=\"ninf\"} -Inf\n"));
-        assert!(text.contains("g{k=\"neg\"} -2.25\n"));
+        assert!(text.contains("g{k=\"nan\"} NaN\n"), "{text}");
+        assert!(text.contains("g{k=\"pinf\"} inf\n"), "{text}");
+        assert!(text.contains("g{k=\"ninf\"} -inf\n"), "{text}");
+        assert!(text.contains("g{k=\"neg\"} -2.25\n"), "{text}");
     }
 
     #[test]

@@ -641,12 +641,18 @@ impl Hosts {
             Err(poisoned) => poisoned.into_inner(),
         };
         let _ = report.export(&mut m);
-        let counters = [
+        let gauges = [
             (
                 "warden_chain_height",
                 "Blocks of the embedded chain.",
                 self.report.chain_height,
             ),
+            ("warden_epoch", "The current epoch.", self.set.epoch),
+        ];
+        for (name, help, value) in gauges {
+            let _ = m.gauge(name, help, &[], value as f64);
+        }
+        let counters = [
             (
                 "warden_evidence_included_total",
                 "Evidence transactions included.",
@@ -667,10 +673,9 @@ impl Hosts {
                 "Emergency view changes on stuck views.",
                 self.report.emergency_view_changes,
             ),
-            ("warden_epoch", "The current epoch.", self.set.epoch),
         ];
         for (name, help, value) in counters {
-            let _ = m.gauge(name, help, &[], value as f64);
+            let _ = m.counter(name, help, &[], value as f64);
         }
     }
 
