@@ -110,6 +110,10 @@ fn the_simulators_metrics_endpoint_passes_promtool() {
         body.contains("# TYPE warden_evidence_included_total counter"),
         "{body}"
     );
+    for validator in 0..scenario.validators {
+        let series = format!("warden_validator_power{{validator=\"{validator}\"}} ");
+        assert!(body.contains(&series), "{series} in:\n{body}");
+    }
     promtool_accepts("the simulator's metrics", &body);
 }
 

@@ -677,6 +677,20 @@ impl Hosts {
         for (name, help, value) in counters {
             let _ = m.counter(name, help, &[], value as f64);
         }
+        for operator in 0..self.hosts.len() {
+            let power = self
+                .set
+                .validators
+                .iter()
+                .find(|v| v.operator as usize == operator)
+                .map_or(0, |v| v.power);
+            let _ = m.gauge(
+                "warden_validator_power",
+                "Voting power in the current epoch's set, per validator (0 once out of it).",
+                &[("validator", &operator.to_string())],
+                power as f64,
+            );
+        }
     }
 
     /// A chain block at `now`: every live relayer submits what it has, the block is produced,
