@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
 use warden_module::codec::encode;
-use warden_module::msg::{Msg, Query, QueryResponse};
+use warden_module::msg::{Msg, Query};
 use warden_module::wire::PublicKey;
 
 use super::client::Client;
@@ -341,12 +341,7 @@ pub fn run(action: ChainAction, cfg: &FaultToleranceConfig) -> anyhow::Result<St
                     let chain = Chain::open(dir)?;
                     let outcome = chain.query(&bytes)?;
                     match outcome.result {
-                        Ok(response) => {
-                            let debug = borsh::from_slice::<QueryResponse>(&response)
-                                .map(|r| format!("{r:?}"))
-                                .unwrap_or_default();
-                            json!({ "response": hex::encode(&response), "debug": debug, "fuel_used": outcome.fuel_used })
-                        }
+                        Ok(response) => super::node::query_answer(&response, outcome.fuel_used),
                         Err(CallError::Module(e)) => anyhow::bail!("the module refused: {e:?}"),
                         Err(e) => anyhow::bail!("the query failed: {e}"),
                     }

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `GET /status` | | chain id, head height, hash, time and state root, mempool size |
 //! | `POST /tx` | `{"envelope": "<hex of a borsh Envelope>"}` | `{"hash": "<hex>"}` |
-//! | `POST /query` | `{"query": "<hex of a borsh Query>"}` | `{"response": "<hex of a borsh QueryResponse>", "debug": "...", "fuel_used": n}` |
+//! | `POST /query` | `{"query": "<hex of a borsh Query>"}` | `{"response": "<hex of a borsh QueryResponse>", "decoded": {...}, "fuel_used": n}` (see [`query_answer`]) |
 //! | `GET /block/latest`, `GET /block/<height>` | | the header, its hash and the transaction hashes |
 //! | `GET /tx/<hash>` | | the transaction's block, index, sender, nonce, status, fuel and events |
 //! | `GET /nonce/<sender hex>` | | `{"next": n, "next_free": n}` |
@@ -328,19 +328,7 @@ impl Node {
             .query(&bytes)
             .map_err(|e| error(500, format!("{e:#}")))?;
         match outcome.result {
-            Ok(response) => {
-                let debug = borsh::from_slice::<QueryResponse>(&response)
-                    .map(|r| format!("{r:?}"))
-                    .unwrap_or_default();
-                Ok((
-                    200,
-                    json!({
-                        "response": hex::encode(&response),
-                        "debug": debug,
-                        "fuel_used": outcome.fuel_used,
-                    }),
-                ))
-            }
+            Ok(response) => Ok((200, query_answer(&response, outcome.fuel_used))),
             Err(CallError::Module(e)) => {
                 Err((422, json!({ "error": format!("{e:?}"), "code": e.code() })))
             }
@@ -384,4 +372,19 @@ impl Node {
             .map_err(|e| error(500, format!("{e:#}")))?;
         Ok((200, json!({ "next": next, "next_free": free })))
     }
+}
+/// A query's answer as the node and `warden chain query` give it: the borsh `QueryResponse`
+/// in hex (`response`), the same decoded into JSON with named fields (`decoded`: keys and hashes
+/// in hex, enum values by name, as [`warden_module::json`] writes them), and the fuel it took.
+pub fn query_answer(response: &[u8], fuel_used: u64) -> Value {
+    let decoded = match borsh::from_slice::<QueryResponse>(response) {
+        Ok(decoded) => serde_json::to_value(&decoded)
+            .unwrap_or_else(|e| json!({ "undecodable": e.to_string() })),
+        Err(e) => json!({ "undecodable": e.to_string() }),
+    };
+    json!({
+        "response": hex::encode(response),
+        "decoded": decoded,
+        "fuel_used": fuel_used,
+    })
 }
