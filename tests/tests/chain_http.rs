@@ -201,3 +201,64 @@ fn the_node_produces_blocks_on_an_interval_when_transactions_wait() {
     let chain = node.stop();
     assert_eq!(chain.head().height, 1);
 }
+
+#[test]
+fn a_slow_client_stalls_neither_other_clients_nor_block_production() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    use warden_host::chain::node::REQUEST_TIMEOUT;
+
+    let dir = TempDir::new("slow");
+    let node = Running::start_with(
+        chain(dir.path(), &genesis()),
+        Some(Duration::from_millis(50)),
+    );
+    // One client sends a body far more slowly than it promised; another never finishes its
+    // headers.
+    let mut slow = TcpStream::connect(node.addr).expect("connects");
+    slow.write_all(
+        b"POST /tx HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"env",
+    )
+    .expect("the head and a little of the body");
+    let mut stuck = TcpStream::connect(node.addr).expect("connects");
+    stuck.write_all(b"GET /sta").expect("half a request line");
+    let started = Instant::now();
+
+    // Meanwhile the others are answered at once and transactions make it into blocks.
+    let client = Client::new(node.addr);
+    alive(&client);
+    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
+    let reply = client
+        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let hash = reply.body["hash"].as_str().expect("a hash").to_string();
+    loop {
+        let record = client.get(&format!("/tx/{hash}")).expect("an answer");
+        if record.status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < REQUEST_TIMEOUT,
+            "no block while a client was slow"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        started.elapsed() < REQUEST_TIMEOUT,
+        "the other client waited for the slow one"
+    );
+
+    // The slow client gets 408 once its time is up.
+    slow.set_read_timeout(Some(REQUEST_TIMEOUT * 3))
+        .expect("a read timeout");
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+
+    // And the node stops with the stuck client still connected.
+    let chain = node.stop();
+    assert_eq!(chain.head().height, 1);
+    drop(stuck);
+}

@@ -12,18 +12,28 @@
 //!
 //! Status codes: 200 success; 400 malformed JSON, hex or envelope, a bad signature or a foreign
 //! chain; 404 unknown path, block or transaction; 405 wrong method; 409 a duplicate, a replayed
-//! or a used nonce; 411 a body without a length; 413 a body over [`MAX_BODY_BYTES`]; 422 a query
-//! the module refused; 503 a full mempool; 500 a storage failure. Errors are `{"error": "..."}`.
-//! One thread serves requests and produces blocks, so requests never race a block commit.
+//! or a used nonce; 408 a request not received within [`REQUEST_TIMEOUT`]; 413 a body over
+//! [`MAX_BODY_BYTES`]; 422 a query the module refused; 503 a full mempool; 500 a storage
+//! failure. Errors are `{"error": "..."}`.
+//!
+//! HTTP is hyper's, through axum on a tokio runtime: every connection is its own task, and a
+//! request's body is read there, under the request's time limit, before the request touches the
+//! chain. So a slow or stuck client holds only its own connection: other clients are answered
+//! and blocks are produced meanwhile. The chain itself is behind one lock, taken for the short
+//! synchronous work of a request or a block, so requests never race a block commit.
 
-use std::io::Read;
-use std::net::SocketAddr;
+use std::future::IntoFuture;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tiny_http::{Header as HttpHeader, Method, Request, Response, Server};
 
 use warden_module::msg::QueryResponse;
 use warden_module::wire::PublicKey;
@@ -36,6 +46,16 @@ use crate::wasm::CallError;
 
 /// The largest request body: an envelope of the largest size in hex, inside JSON.
 pub const MAX_BODY_BYTES: usize = 2 * MAX_ENVELOPE_BYTES + 1024;
+
+/// The most time a request may take, from its headers to its answer (a slower client gets 408).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a stopping node waits for the requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// A body over the limit is still read to its end, up to this many bytes, so that the client
+/// receives its 413 rather than a reset connection; a larger one is cut off.
+const DRAIN_LIMIT: usize = 8 * MAX_BODY_BYTES;
 
 /// A response: status and JSON body.
 type Reply = (u16, Value);
@@ -85,13 +105,25 @@ pub fn tx_json(record: &TxRecord) -> Value {
     })
 }
 
-/// The node: a bound server and its chain.
+/// The node: a bound listener and its chain.
 pub struct Node {
-    server: Server,
-    chain: Chain,
+    listener: TcpListener,
+    core: Core,
     addr: SocketAddr,
+}
+
+/// What requests and block production share, behind one lock.
+struct Core {
+    chain: Chain,
     metrics: Option<crate::ft::metrics::SharedMetrics>,
     requests: u64,
+}
+
+type Shared = Arc<Mutex<Core>>;
+
+fn lock(core: &Shared) -> MutexGuard<'_, Core> {
+    // A panic while serving one request does not take the chain away from the others.
+    core.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl std::fmt::Debug for Node {
@@ -107,26 +139,186 @@ impl Node {
             addr.ip().is_loopback(),
             "the node listens on loopback only, not {addr}"
         );
-        let server = Server::http(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| anyhow::anyhow!("the server has no IP address"))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("binding {addr}: {e}"))?;
+        let addr = listener.local_addr()?;
         Ok(Self {
-            server,
-            chain,
+            listener,
+            core: Core {
+                chain,
+                metrics: None,
+                requests: 0,
+            },
             addr,
-            metrics: None,
-            requests: 0,
         })
     }
 
     /// Exports the chain's height, mempool and request count into `metrics` as it serves.
     pub fn with_metrics(mut self, metrics: crate::ft::metrics::SharedMetrics) -> Self {
-        self.metrics = Some(metrics);
+        self.core.metrics = Some(metrics);
         self
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `stop` is set. With `interval`, a block is produced whenever transactions
+    /// wait and the interval has passed since the last block; without, only on `POST /produce`.
+    /// Returns the chain once every connection has ended (a request in flight gets at most
+    /// [`REQUEST_TIMEOUT`]).
+    pub fn run(self, interval: Option<Duration>, stop: Arc<AtomicBool>) -> anyhow::Result<Chain> {
+        let Node { listener, core, .. } = self;
+        let core: Shared = Arc::new(Mutex::new(core));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let producer = {
+            let (core, stop) = (core.clone(), stop.clone());
+            std::thread::spawn(move || produce_blocks(&core, interval, &stop))
+        };
+        let served = runtime.block_on(serve(listener, core.clone(), stop.clone()));
+        // Whatever ended the serving ends the production too.
+        stop.store(true, Ordering::SeqCst);
+        let produced = producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("the block producer panicked"))?;
+        runtime.shutdown_timeout(SHUTDOWN_GRACE);
+        served?;
+        produced?;
+        let core = Arc::try_unwrap(core)
+            .map_err(|_| anyhow::anyhow!("the node's state is still shared"))?
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Ok(core.chain)
+    }
+}
+
+/// Produces a block whenever transactions wait and `interval` has passed, and exports the
+/// metrics, until `stop` is set.
+fn produce_blocks(
+    core: &Shared,
+    interval: Option<Duration>,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
+    let mut last_block = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        let wait = interval.map_or(Duration::from_millis(100), |i| {
+            i.saturating_sub(last_block.elapsed())
+                .clamp(Duration::from_millis(1), Duration::from_millis(100))
+        });
+        std::thread::sleep(wait);
+        let mut core = lock(core);
+        if let Some(i) = interval {
+            if last_block.elapsed() >= i {
+                if core.chain.mempool_len() > 0 {
+                    if let Err(e) = core.chain.produce_block(now_ms()) {
+                        stop.store(true, Ordering::SeqCst);
+                        return Err(e.into());
+                    }
+                }
+                last_block = Instant::now();
+            }
+        }
+        core.export();
+    }
+    Ok(())
+}
+
+async fn serve(listener: TcpListener, core: Shared, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let app = axum::Router::new().fallback(handle).with_state(core).layer(
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ),
+    );
+    let signal = stop.clone();
+    let stopped = async move {
+        while !signal.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopped)
+            .into_future(),
+    );
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Requests in flight get a moment to finish; a connection still open after it (a client
+    // that never completes its request) is dropped with the runtime.
+    if let Ok(joined) = tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        joined.map_err(|e| anyhow::anyhow!("the server task: {e}"))??;
+    }
+    Ok(())
+}
+
+/// One request: its body read here, in its own task, then its work done under the lock on a
+/// blocking thread.
+async fn handle(State(core): State<Shared>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let reply = match read_body(&parts.headers, body).await {
+        Ok(body) => {
+            let work = tokio::task::spawn_blocking(move || {
+                let mut core = lock(&core);
+                core.requests += 1;
+                core.route(&parts.method, parts.uri.path(), &body)
+            });
+            work.await
+                .unwrap_or_else(|e| error(500, format!("the request failed: {e}")))
+        }
+        Err(reply) => reply,
+    };
+    let status = StatusCode::from_u16(reply.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        reply.1.to_string(),
+    )
+        .into_response()
+}
+
+/// The body, at most [`MAX_BODY_BYTES`]; a longer one is read on to [`DRAIN_LIMIT`] and
+/// dropped, and answered 413.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Reply> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let over = |len: usize| {
+        error(
+            413,
+            format!("body of {len} bytes or more, over the limit of {MAX_BODY_BYTES}"),
+        )
+    };
+    if let Some(len) = declared.filter(|&len| len > DRAIN_LIMIT) {
+        return Err(over(len));
+    }
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| error(400, format!("reading the body: {e}")))?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > DRAIN_LIMIT {
+            return Err(over(seen));
+        }
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(over(seen));
+    }
+    Ok(kept)
+}
+
+impl Core {
     fn export(&self) {
         let Some(shared) = &self.metrics else {
             return;
@@ -162,80 +354,8 @@ impl Node {
         );
     }
 
-    /// The address it listens on.
-    pub fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// Serves until `stop` is set. With `interval`, a block is produced whenever transactions
-    /// wait and the interval has passed since the last block; without, only on `POST /produce`.
-    pub fn run(
-        mut self,
-        interval: Option<Duration>,
-        stop: Arc<AtomicBool>,
-    ) -> anyhow::Result<Chain> {
-        let mut last_block = Instant::now();
-        while !stop.load(Ordering::SeqCst) {
-            let wait = match interval {
-                Some(i) => i
-                    .saturating_sub(last_block.elapsed())
-                    .max(Duration::from_millis(1)),
-                None => Duration::from_millis(100),
-            };
-            if let Some(request) = self
-                .server
-                .recv_timeout(wait.min(Duration::from_millis(100)))?
-            {
-                self.requests += 1;
-                self.handle(request);
-            }
-            if let Some(i) = interval {
-                if last_block.elapsed() >= i {
-                    if self.chain.mempool_len() > 0 {
-                        self.chain.produce_block(now_ms())?;
-                    }
-                    last_block = Instant::now();
-                }
-            }
-            self.export();
-        }
-        Ok(self.chain)
-    }
-
-    fn handle(&mut self, mut request: Request) {
-        let (status, body) = self.route(&mut request);
-        let header = HttpHeader::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-            .map(|h| vec![h])
-            .unwrap_or_default();
-        let mut response = Response::from_string(body.to_string()).with_status_code(status);
-        for h in header {
-            response = response.with_header(h);
-        }
-        // A client that went away is its own problem; the node keeps serving.
-        let _ = request.respond(response);
-    }
-
-    fn read_json(request: &mut Request) -> Result<Value, Reply> {
-        match request.body_length() {
-            Some(len) if len > MAX_BODY_BYTES => {
-                return Err(error(
-                    413,
-                    format!("body of {len} bytes, over the limit of {MAX_BODY_BYTES}"),
-                ))
-            }
-            Some(_) => {}
-            None => return Err(error(411, "a body needs a Content-Length")),
-        }
-        let mut body = Vec::new();
-        request
-            .as_reader()
-            .take(MAX_BODY_BYTES as u64 + 1)
-            .read_to_end(&mut body)
-            .map_err(|e| error(400, format!("reading the body: {e}")))?;
-        if body.len() > MAX_BODY_BYTES {
-            return Err(error(413, "body over the limit"));
-        }
-        serde_json::from_slice(&body).map_err(|e| error(400, format!("malformed JSON: {e}")))
+    fn read_json(body: &[u8]) -> Result<Value, Reply> {
+        serde_json::from_slice(body).map_err(|e| error(400, format!("malformed JSON: {e}")))
     }
 
     fn hex_field(body: &Value, field: &str) -> Result<Vec<u8>, Reply> {
@@ -246,31 +366,23 @@ impl Node {
         hex::decode(text).map_err(|e| error(400, format!("{field}: not hex: {e}")))
     }
 
-    fn route(&mut self, request: &mut Request) -> Reply {
-        let method = request.method().clone();
-        let url = request.url().to_string();
-        let path: Vec<&str> = url
-            .split('?')
-            .next()
-            .unwrap_or("")
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let result = match (path.as_slice(), &method) {
-            (["status"], Method::Get) => Ok(self.status()),
-            (["tx"], Method::Post) => self.submit(request),
-            (["query"], Method::Post) => self.query(request),
-            (["produce"], Method::Post) => match self.chain.produce_block(now_ms()) {
+    fn route(&mut self, method: &Method, url: &str, body: &[u8]) -> Reply {
+        let path: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
+        let result = match (path.as_slice(), method) {
+            (["status"], &Method::GET) => Ok(self.status()),
+            (["tx"], &Method::POST) => self.submit(body),
+            (["query"], &Method::POST) => self.query(body),
+            (["produce"], &Method::POST) => match self.chain.produce_block(now_ms()) {
                 Ok(header) => self.block(header.height),
                 Err(e) => Err(error(500, format!("{e:#}"))),
             },
-            (["block", "latest"], Method::Get) => self.block(self.chain.head().height),
-            (["block", height], Method::Get) => match height.parse::<u64>() {
+            (["block", "latest"], &Method::GET) => self.block(self.chain.head().height),
+            (["block", height], &Method::GET) => match height.parse::<u64>() {
                 Ok(h) => self.block(h),
                 Err(_) => Err(error(400, "a height is a decimal number")),
             },
-            (["tx", hash], Method::Get) => self.tx(hash),
-            (["nonce", sender], Method::Get) => self.nonce(sender),
+            (["tx", hash], &Method::GET) => self.tx(hash),
+            (["nonce", sender], &Method::GET) => self.nonce(sender),
             (["status" | "tx" | "query" | "produce" | "block" | "nonce", ..], _) => {
                 Err(error(405, format!("{method} not allowed on {url}")))
             }
@@ -296,8 +408,8 @@ impl Node {
         )
     }
 
-    fn submit(&mut self, request: &mut Request) -> Result<Reply, Reply> {
-        let body = Self::read_json(request)?;
+    fn submit(&mut self, body: &[u8]) -> Result<Reply, Reply> {
+        let body = Self::read_json(body)?;
         let bytes = Self::hex_field(&body, "envelope")?;
         match self.chain.submit(&bytes) {
             Ok(hash) => Ok((200, json!({ "hash": hex::encode(hash) }))),
@@ -320,8 +432,8 @@ impl Node {
         }
     }
 
-    fn query(&mut self, request: &mut Request) -> Result<Reply, Reply> {
-        let body = Self::read_json(request)?;
+    fn query(&mut self, body: &[u8]) -> Result<Reply, Reply> {
+        let body = Self::read_json(body)?;
         let bytes = Self::hex_field(&body, "query")?;
         let outcome = self
             .chain
