@@ -267,7 +267,9 @@ async fn handle(State(core): State<Shared>, request: Request) -> Response {
             let work = tokio::task::spawn_blocking(move || {
                 let mut core = lock(&core);
                 core.requests += 1;
-                core.route(&parts.method, parts.uri.path(), &body)
+                let reply = core.route(&parts.method, parts.uri.path(), &body);
+                core.export();
+                reply
             });
             work.await
                 .unwrap_or_else(|e| error(500, format!("the request failed: {e}")))
