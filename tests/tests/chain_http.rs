@@ -58,6 +58,33 @@ impl Drop for Running {
     }
 }
 
+/// Asks for transaction `hash` until it is committed, failing after `within`; its record.
+fn committed(client: &Client, hash: &str, within: std::time::Duration) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let record = client.get(&format!("/tx/{hash}")).expect("an answer");
+        if record.status == 200 {
+            return record.body;
+        }
+        assert_eq!(record.status, 404, "{:?}", record.body);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{hash} not committed within {within:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Submits a double vote by operator 1 and returns its hash.
+fn submit_double_vote(client: &Client) -> String {
+    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
+    let reply = client
+        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    reply.body["hash"].as_str().expect("a hash").to_string()
+}
+
 fn alive(client: &Client) {
     let reply = client.get("/status").expect("the node answers");
     assert_eq!(reply.status, 200, "{:?}", reply.body);
@@ -180,24 +207,10 @@ fn the_node_produces_blocks_on_an_interval_when_transactions_wait() {
     // No transactions: no blocks.
     std::thread::sleep(std::time::Duration::from_millis(200));
     assert_eq!(client.get("/status").expect("status").body["height"], 0);
-    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
-    let reply = client
-        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
-        .expect("an answer");
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let hash = reply.body["hash"].as_str().expect("a hash").to_string();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let record = client.get(&format!("/tx/{hash}")).expect("an answer");
-        if record.status == 200 {
-            assert_eq!(record.body["status"], "ok");
-            assert_eq!(record.body["height"], 1);
-            break;
-        }
-        assert_eq!(record.status, 404);
-        assert!(std::time::Instant::now() < deadline, "no block within 30 s");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let hash = submit_double_vote(&client);
+    let record = committed(&client, &hash, std::time::Duration::from_secs(30));
+    assert_eq!(record["status"], "ok");
+    assert_eq!(record["height"], 1);
     let chain = node.stop();
     assert_eq!(chain.head().height, 1);
 }
@@ -228,23 +241,8 @@ fn a_slow_client_stalls_neither_other_clients_nor_block_production() {
     // Meanwhile the others are answered at once and transactions make it into blocks.
     let client = Client::new(node.addr);
     alive(&client);
-    let tx = envelope(&Msg::SubmitEvidence(network().double_vote(1, 5)), 0);
-    let reply = client
-        .post("/tx", &json!({ "envelope": hex::encode(&tx) }))
-        .expect("an answer");
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let hash = reply.body["hash"].as_str().expect("a hash").to_string();
-    loop {
-        let record = client.get(&format!("/tx/{hash}")).expect("an answer");
-        if record.status == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < REQUEST_TIMEOUT,
-            "no block while a client was slow"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let hash = submit_double_vote(&client);
+    committed(&client, &hash, REQUEST_TIMEOUT - started.elapsed());
     assert!(
         started.elapsed() < REQUEST_TIMEOUT,
         "the other client waited for the slow one"
@@ -261,4 +259,97 @@ fn a_slow_client_stalls_neither_other_clients_nor_block_production() {
     let chain = node.stop();
     assert_eq!(chain.head().height, 1);
     drop(stuck);
+}
+
+#[test]
+fn an_events_long_poll_answers_at_the_commit_with_the_blocks_events() {
+    use std::time::{Duration, Instant};
+    use warden_host::chain::node::MAX_EVENTS_WAIT;
+
+    let dir = TempDir::new("events");
+    let node = Running::start_with(
+        chain(dir.path(), &genesis()),
+        Some(Duration::from_millis(50)),
+    );
+    let client = Client::new(node.addr);
+    // Nothing committed yet: a poll without a wait answers at once, empty, from where it was.
+    let empty = client.events(1, Duration::ZERO).expect("an answer");
+    assert_eq!(empty["blocks"], json!([]), "{empty}");
+    assert_eq!(empty["next"], 1, "{empty}");
+    assert_eq!(empty["head"], 0, "{empty}");
+
+    // A follower waits from height 1; the double vote committed meanwhile wakes it.
+    let follower = {
+        let client = client;
+        std::thread::spawn(move || {
+            let asked = Instant::now();
+            let answer = client.events(1, MAX_EVENTS_WAIT).expect("an answer");
+            (answer, asked.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    let hash = submit_double_vote(&client);
+    let (answer, waited) = follower.join().expect("the follower ends");
+    assert!(
+        waited < MAX_EVENTS_WAIT,
+        "answered at the deadline ({waited:?}), not at the commit: {answer}"
+    );
+    assert_eq!(answer["from"], 1, "{answer}");
+    assert_eq!(answer["next"], 2, "{answer}");
+    let blocks = answer["blocks"].as_array().expect("blocks");
+    assert_eq!(blocks.len(), 1, "{answer}");
+    assert_eq!(blocks[0]["height"], 1);
+    let tx = &blocks[0]["txs"][0];
+    assert_eq!(tx["hash"], hash.as_str(), "{answer}");
+    assert_eq!(tx["status"], "ok", "{answer}");
+    // The events have named fields, as the module's JSON writes them.
+    let events = tx["events"].as_array().expect("events");
+    let accepted = events
+        .iter()
+        .find_map(|e| e.get("EvidenceAccepted"))
+        .unwrap_or_else(|| panic!("no EvidenceAccepted in {answer}"));
+    assert!(accepted.is_object(), "{accepted}");
+    assert!(
+        events.iter().any(|e| e.get("Banned").is_some()),
+        "a double voter is banned: {answer}"
+    );
+    // The same block, asked for again without waiting, and the page after it, empty at its
+    // deadline.
+    let again = client.events(1, Duration::ZERO).expect("an answer");
+    assert_eq!(again["blocks"], answer["blocks"]);
+    let after = client
+        .events(2, Duration::from_millis(200))
+        .expect("an answer");
+    assert_eq!(after["blocks"], json!([]), "{after}");
+    assert_eq!(after["next"], 2, "{after}");
+
+    let chain = node.stop();
+    assert_eq!(chain.head().height, 1);
+}
+
+#[test]
+fn events_refuses_malformed_parameters_with_400() {
+    let dir = TempDir::new("events-bad");
+    let node = Running::start(chain(dir.path(), &genesis()));
+    let client = Client::new(node.addr);
+    for (query, why) in [
+        ("", "from is required"),
+        ("?wait_ms=10", "from is required"),
+        ("?from=x", "from is a number"),
+        ("?from=-1", "from is unsigned"),
+        ("?from=1&from=2", "a parameter given twice"),
+        ("?from=1&wait_ms=60000", "a wait over the limit"),
+        ("?from=1&limit=0", "a limit of zero"),
+        ("?from=1&limit=100000", "a limit over the most"),
+        ("?from=1&since=3", "an unknown parameter"),
+        ("?from", "a parameter without a value"),
+    ] {
+        let reply = client.get(&format!("/events{query}")).expect("an answer");
+        assert_eq!(reply.status, 400, "{why}: {:?}", reply.body);
+        assert!(reply.body.get("error").is_some(), "{why}: a message");
+    }
+    let reply = client.post("/events", &json!({})).expect("an answer");
+    assert_eq!(reply.status, 405, "{:?}", reply.body);
+    alive(&client);
+    node.stop();
 }

@@ -1,6 +1,7 @@
 //! `warden chain ...`: the command-line front of the runtime. `submit`, `query`, `block` and
 //! `tx` talk to a running node (`--node ADDR`) or work directly on a data directory
-//! (`--data DIR`, when no node holds it open).
+//! (`--data DIR`, when no node holds it open); `events` lists committed transactions and their
+//! events from a height, and follows a node's new blocks with `--follow`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use warden_module::wire::PublicKey;
 use super::client::Client;
 use super::envelope::Envelope;
 use super::genesis::GenesisFile;
-use super::node::{block_json, tx_json, Node};
+use super::node::{block_json, events_json, tx_json, Node, MAX_EVENTS_WAIT, MAX_EVENT_BLOCKS};
 use super::{now_ms, Chain};
 use crate::ft::config::FaultToleranceConfig;
 use crate::testkit::{self, TestNetwork};
@@ -128,6 +129,20 @@ pub enum ChainAction {
         target: Target,
         /// The transaction hash in hex.
         hash: String,
+    },
+    /// Print the committed transactions and their events from a height on, one JSON object per
+    /// block with transactions per line (as `GET /events` lists them). With `--follow`, keep
+    /// printing blocks as they are committed (a long poll of the node) until interrupted.
+    Events {
+        /// Node or data directory.
+        #[command(flatten)]
+        target: Target,
+        /// The first height.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Keep following the node's new blocks (needs --node).
+        #[arg(long)]
+        follow: bool,
     },
     /// Produce blocks on a data directory, filling them with signed test transactions
     /// (certificate records and double votes of the test network); for load and crash tests.
@@ -386,6 +401,33 @@ pub fn run(action: ChainAction, cfg: &FaultToleranceConfig) -> anyhow::Result<St
             };
             Ok(format!("{}\n", pretty(&value)))
         }
+        ChainAction::Events {
+            target,
+            from,
+            follow,
+        } => {
+            let mut out = std::io::stdout().lock();
+            match (&target.node, &target.data) {
+                (Some(addr), _) => {
+                    let client = Client::new(*addr);
+                    let wait = if follow {
+                        MAX_EVENTS_WAIT
+                    } else {
+                        Duration::ZERO
+                    };
+                    print_events(from, follow, &mut out, |from| client.events(from, wait))?;
+                }
+                (None, Some(_)) if follow => anyhow::bail!("--follow needs --node"),
+                (None, Some(dir)) => {
+                    let chain = Chain::open(dir)?;
+                    print_events(from, false, &mut out, |from| {
+                        events_json(&chain, from, MAX_EVENT_BLOCKS)
+                    })?;
+                }
+                (None, None) => anyhow::bail!("give --node or --data"),
+            }
+            Ok(String::new())
+        }
         ChainAction::Fill { data, blocks, txs } => fill(&data, blocks, txs),
         ChainAction::Bench {
             txs,
@@ -515,6 +557,31 @@ fn network_of(chain: &Chain) -> anyhow::Result<TestNetwork> {
         "the chain's genesis is not a test network's; `fill` signs with test keys"
     );
     Ok(net)
+}
+
+/// Writes the blocks of each page `page(from)` gives (an answer of `GET /events`), one JSON line
+/// each, from `from` to the head, or on and on with `follow`.
+fn print_events(
+    mut from: u64,
+    follow: bool,
+    out: &mut impl std::io::Write,
+    mut page: impl FnMut(u64) -> anyhow::Result<Value>,
+) -> anyhow::Result<()> {
+    loop {
+        let answer = page(from)?;
+        for block in answer["blocks"].as_array().into_iter().flatten() {
+            writeln!(out, "{block}")?;
+        }
+        out.flush()?;
+        let next = answer["next"]
+            .as_u64()
+            .ok_or_else(|| anyhow::anyhow!("an answer without `next`: {answer}"))?;
+        let head = answer["head"].as_u64().unwrap_or(0);
+        if !follow && next > head {
+            return Ok(());
+        }
+        from = next;
+    }
 }
 
 /// Produces `blocks` blocks of `txs` signed test transactions each: certificate records in

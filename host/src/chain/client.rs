@@ -60,6 +60,14 @@ impl Client {
         self.request("POST", path, Some(body.to_string().as_bytes()))
     }
 
+    /// `GET /events`: the committed transactions and events from height `from` on, waiting up
+    /// to `wait` for a block there if the chain has not reached it (see
+    /// [`super::node::events_json`]).
+    pub fn events(&self, from: u64, wait: Duration) -> anyhow::Result<Value> {
+        self.get(&format!("/events?from={from}&wait_ms={}", wait.as_millis()))?
+            .ok()
+    }
+
     /// Sends raw bytes as a request body (for tests of malformed input).
     pub fn post_raw(&self, path: &str, body: &[u8]) -> anyhow::Result<Reply> {
         self.request("POST", path, Some(body))

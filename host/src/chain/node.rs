@@ -9,6 +9,7 @@
 //! | `GET /tx/<hash>` | | the transaction's block, index, sender, nonce, status, fuel and events |
 //! | `GET /nonce/<sender hex>` | | `{"next": n, "next_free": n}` |
 //! | `POST /produce` | none | produces a block now; the header |
+//! | `GET /events?from=H[&wait_ms=W][&limit=N]` | | the committed transactions and their events from height `H` on (see [`events_json`]); waits up to `W` ms (at most [`MAX_EVENTS_WAIT`]) for a block at `H` if there is none yet |
 //!
 //! Status codes: 200 success; 400 malformed JSON, hex or envelope, a bad signature or a foreign
 //! chain; 404 unknown path, block or transaction; 405 wrong method; 409 a duplicate, a replayed
@@ -21,6 +22,11 @@
 //! chain. So a slow or stuck client holds only its own connection: other clients are answered
 //! and blocks are produced meanwhile. The chain itself is behind one lock, taken for the short
 //! synchronous work of a request or a block, so requests never race a block commit.
+//!
+//! Relayers and indexers follow the chain with `GET /events`: a long poll from a height, which
+//! answers as soon as a block at that height is committed (a watch channel carries the head's
+//! height from every commit to the waiting requests), and whose `next` is the height to ask
+//! from next.
 
 use std::future::IntoFuture;
 use std::net::{SocketAddr, TcpListener};
@@ -34,6 +40,7 @@ use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use tokio::sync::watch;
 
 use warden_module::msg::QueryResponse;
 use warden_module::wire::PublicKey;
@@ -52,6 +59,15 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a stopping node waits for the requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+
+/// The longest `GET /events` waits for a block, below [`REQUEST_TIMEOUT`].
+pub const MAX_EVENTS_WAIT: Duration = Duration::from_secs(8);
+
+/// The most blocks with transactions in one `GET /events` answer (and its default `limit`).
+pub const MAX_EVENT_BLOCKS: usize = 100;
+
+/// The most blocks one `GET /events` answer looks through, with transactions or without.
+pub const MAX_EVENT_SCAN: u64 = 10_000;
 
 /// A body over the limit is still read to its end, up to this many bytes, so that the client
 /// receives its 413 rather than a reset connection; a larger one is cut off.
@@ -101,8 +117,50 @@ pub fn tx_json(record: &TxRecord) -> Value {
         "status": status_text(&record.result.status),
         "code": record.result.status.code(),
         "fuel_used": record.result.fuel_used,
-        "events": record.result.events.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+        "events": record
+            .result
+            .events
+            .iter()
+            .map(|e| serde_json::to_value(e).unwrap_or_else(|e| json!({ "undecodable": e.to_string() })))
+            .collect::<Vec<_>>(),
     })
+}
+
+/// The committed transactions from height `from` on, with their events, as `GET /events` and
+/// `warden chain events` give them: `{"from", "next", "head", "blocks": [{"height", "hash",
+/// "time", "txs": [transaction records, as `GET /tx/<hash>`]}]}`. Only blocks with
+/// transactions are listed, at most `limit` of them, from at most [`MAX_EVENT_SCAN`] blocks;
+/// `next` is the first height not looked at, the `from` of the next call.
+pub fn events_json(chain: &Chain, from: u64, limit: usize) -> anyhow::Result<Value> {
+    let head = chain.head().height;
+    let last = head.min(from.saturating_add(MAX_EVENT_SCAN - 1));
+    let mut blocks = Vec::new();
+    let mut next = from;
+    while next <= last && blocks.len() < limit {
+        let block = chain
+            .block(next)?
+            .ok_or_else(|| anyhow::anyhow!("no block at height {next}, below the head"))?;
+        if !block.txs.is_empty() {
+            let txs = block
+                .txs
+                .iter()
+                .map(|hash| {
+                    chain
+                        .tx(hash)?
+                        .map(|record| tx_json(&record))
+                        .ok_or_else(|| anyhow::anyhow!("block {next} lists an unknown transaction"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            blocks.push(json!({
+                "height": next,
+                "hash": hex::encode(block.header.hash()),
+                "time": block.header.time,
+                "txs": txs,
+            }));
+        }
+        next += 1;
+    }
+    Ok(json!({ "from": from, "next": next, "head": head, "blocks": blocks }))
 }
 
 /// The node: a bound listener and its chain.
@@ -117,6 +175,8 @@ struct Core {
     chain: Chain,
     metrics: Option<crate::ft::metrics::SharedMetrics>,
     requests: u64,
+    /// The head's height, sent on every commit to the requests waiting in `GET /events`.
+    heads: watch::Sender<u64>,
 }
 
 type Shared = Arc<Mutex<Core>>;
@@ -145,6 +205,7 @@ impl Node {
         Ok(Self {
             listener,
             core: Core {
+                heads: watch::Sender::new(chain.head().height),
                 chain,
                 metrics: None,
                 requests: 0,
@@ -214,7 +275,7 @@ fn produce_blocks(
         if let Some(i) = interval {
             if last_block.elapsed() >= i {
                 if core.chain.mempool_len() > 0 {
-                    if let Err(e) = core.chain.produce_block(now_ms()) {
+                    if let Err(e) = core.produce() {
                         stop.store(true, Ordering::SeqCst);
                         return Err(e.into());
                     }
@@ -263,17 +324,17 @@ async fn serve(listener: TcpListener, core: Shared, stop: Arc<AtomicBool>) -> an
 async fn handle(State(core): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let reply = match read_body(&parts.headers, body).await {
-        Ok(body) => {
-            let work = tokio::task::spawn_blocking(move || {
-                let mut core = lock(&core);
-                core.requests += 1;
-                let reply = core.route(&parts.method, parts.uri.path(), &body);
-                core.export();
-                reply
-            });
-            work.await
-                .unwrap_or_else(|e| error(500, format!("the request failed: {e}")))
+        Ok(_) if parts.method == Method::GET && parts.uri.path() == "/events" => {
+            match EventsRequest::parse(parts.uri.query().unwrap_or("")) {
+                Ok(request) => events(&core, request).await,
+                Err(message) => error(400, message),
+            }
         }
+        Ok(body) => locked(&core, move |core| {
+            core.route(&parts.method, parts.uri.path(), &body)
+        })
+        .await
+        .unwrap_or_else(|reply| reply),
         Err(reply) => reply,
     };
     let status = StatusCode::from_u16(reply.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -283,6 +344,106 @@ async fn handle(State(core): State<Shared>, request: Request) -> Response {
         reply.1.to_string(),
     )
         .into_response()
+}
+
+/// Runs `work` on the chain under the lock, on a blocking thread, and exports the metrics after
+/// it.
+async fn locked<T: Send + 'static>(
+    core: &Shared,
+    work: impl FnOnce(&mut Core) -> T + Send + 'static,
+) -> Result<T, Reply> {
+    let core = core.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut core = lock(&core);
+        let result = work(&mut core);
+        core.export();
+        result
+    })
+    .await
+    .map_err(|e| error(500, format!("the request failed: {e}")))
+}
+
+/// The parameters of `GET /events`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct EventsRequest {
+    from: u64,
+    wait: Duration,
+    limit: usize,
+}
+
+impl EventsRequest {
+    /// Parses `from=H&wait_ms=W&limit=N` (`from` required, each at most once, decimal).
+    fn parse(query: &str) -> Result<Self, String> {
+        let (mut from, mut wait, mut limit) = (None, None, None);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not key=value"))?;
+            let number = value
+                .parse::<u64>()
+                .map_err(|_| format!("{key}={value:?}: not a decimal number"))?;
+            let slot = match key {
+                "from" => &mut from,
+                "wait_ms" => &mut wait,
+                "limit" => &mut limit,
+                _ => return Err(format!("unknown parameter {key:?} (from, wait_ms, limit)")),
+            };
+            if slot.replace(number).is_some() {
+                return Err(format!("{key} given twice"));
+            }
+        }
+        let from = from.ok_or("give from=HEIGHT, the first height to list")?;
+        let wait = Duration::from_millis(wait.unwrap_or(0));
+        if wait > MAX_EVENTS_WAIT {
+            return Err(format!(
+                "wait_ms over the limit of {}",
+                MAX_EVENTS_WAIT.as_millis()
+            ));
+        }
+        let limit = match limit {
+            None => MAX_EVENT_BLOCKS,
+            Some(n @ 1..) if n <= MAX_EVENT_BLOCKS as u64 => n as usize,
+            Some(_) => return Err(format!("limit is 1 to {MAX_EVENT_BLOCKS}")),
+        };
+        Ok(Self { from, wait, limit })
+    }
+}
+
+/// `GET /events`: the answer at once if the chain has reached `from`, or once a commit reaches
+/// it, or, when the wait is over, an empty one.
+async fn events(core: &Shared, request: EventsRequest) -> Reply {
+    let deadline = tokio::time::Instant::now() + request.wait;
+    let mut first = true;
+    loop {
+        // The receiver is taken under the same lock as the answer, so no commit falls between.
+        let answered = locked(core, move |core| {
+            if first {
+                core.requests += 1;
+            }
+            let heads = core.heads.subscribe();
+            let head = core.chain.head().height;
+            let answer = match events_json(&core.chain, request.from, request.limit) {
+                Ok(value) => (200, value),
+                Err(e) => error(500, format!("{e:#}")),
+            };
+            (answer, head, heads)
+        })
+        .await;
+        let (answer, head, mut heads) = match answered {
+            Ok(answered) => answered,
+            Err(reply) => return reply,
+        };
+        if head >= request.from || tokio::time::Instant::now() >= deadline {
+            return answer;
+        }
+        // Woken by the commit that reaches `from`, or by the deadline: either way the next
+        // round answers. A closed channel (the node is stopping) answers now.
+        let waited = tokio::time::timeout_at(deadline, heads.wait_for(|&h| h >= request.from));
+        if let Ok(Err(_closed)) = waited.await {
+            return answer;
+        }
+        first = false;
+    }
 }
 
 /// The body, at most [`MAX_BODY_BYTES`]; a longer one is read on to [`DRAIN_LIMIT`] and
@@ -321,6 +482,13 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Reply> {
 }
 
 impl Core {
+    /// Produces a block now and tells the waiting `GET /events` requests.
+    fn produce(&mut self) -> anyhow::Result<super::block::Header> {
+        let header = self.chain.produce_block(now_ms())?;
+        self.heads.send_replace(header.height);
+        Ok(header)
+    }
+
     fn export(&self) {
         let Some(shared) = &self.metrics else {
             return;
@@ -369,12 +537,13 @@ impl Core {
     }
 
     fn route(&mut self, method: &Method, url: &str, body: &[u8]) -> Reply {
+        self.requests += 1;
         let path: Vec<&str> = url.split('/').filter(|s| !s.is_empty()).collect();
         let result = match (path.as_slice(), method) {
             (["status"], &Method::GET) => Ok(self.status()),
             (["tx"], &Method::POST) => self.submit(body),
             (["query"], &Method::POST) => self.query(body),
-            (["produce"], &Method::POST) => match self.chain.produce_block(now_ms()) {
+            (["produce"], &Method::POST) => match self.produce() {
                 Ok(header) => self.block(header.height),
                 Err(e) => Err(error(500, format!("{e:#}"))),
             },
@@ -385,7 +554,7 @@ impl Core {
             },
             (["tx", hash], &Method::GET) => self.tx(hash),
             (["nonce", sender], &Method::GET) => self.nonce(sender),
-            (["status" | "tx" | "query" | "produce" | "block" | "nonce", ..], _) => {
+            (["status" | "tx" | "query" | "produce" | "block" | "nonce" | "events", ..], _) => {
                 Err(error(405, format!("{method} not allowed on {url}")))
             }
             _ => Err(error(404, format!("no such path: {url}"))),
