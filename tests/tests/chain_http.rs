@@ -279,14 +279,11 @@ fn an_events_long_poll_answers_at_the_commit_with_the_blocks_events() {
     assert_eq!(empty["head"], 0, "{empty}");
 
     // A follower waits from height 1; the double vote committed meanwhile wakes it.
-    let follower = {
-        let client = client;
-        std::thread::spawn(move || {
-            let asked = Instant::now();
-            let answer = client.events(1, MAX_EVENTS_WAIT).expect("an answer");
-            (answer, asked.elapsed())
-        })
-    };
+    let follower = std::thread::spawn(move || {
+        let asked = Instant::now();
+        let answer = client.events(1, MAX_EVENTS_WAIT).expect("an answer");
+        (answer, asked.elapsed())
+    });
     std::thread::sleep(Duration::from_millis(100));
     let hash = submit_double_vote(&client);
     let (answer, waited) = follower.join().expect("the follower ends");

@@ -277,7 +277,7 @@ fn produce_blocks(
                 if core.chain.mempool_len() > 0 {
                     if let Err(e) = core.produce() {
                         stop.store(true, Ordering::SeqCst);
-                        return Err(e.into());
+                        return Err(e);
                     }
                 }
                 last_block = Instant::now();
