@@ -355,3 +355,68 @@ fn no_honest_validator_is_accused_or_isolated_across_random_faulty_seeds() {
             .collect::<String>()
     );
 }
+
+/// Runs soak seed `seed` with the fault-tolerance layer and fails with its summary (which
+/// holds the replay command) unless it passes.
+fn soak_seed_passes(seed: u64) {
+    let report = warden_host::sim::soak(seed, 1, true, |_, _| {});
+    assert!(
+        report.failures.is_empty(),
+        "{}",
+        report
+            .failures
+            .iter()
+            .map(|(_, s)| s.as_str())
+            .collect::<String>()
+    );
+}
+
+/// Seed 777145: honest v3, cut off alone by a split, is not accused of withholding the votes
+/// it could not send (peers outside a host's component are excused while it is split).
+#[test]
+fn a_validator_cut_off_by_a_split_is_not_accused_of_vote_withholding() {
+    soak_seed_passes(777_145);
+}
+
+/// Seed 777148: a double-proposing leader that talks only to some peers leaves the next
+/// honest leader without the certificate to propose with; the network keeps committing and
+/// that leader is not accused of proposal withholding.
+#[test]
+fn a_leader_left_without_a_certificate_by_a_faulty_predecessor_is_not_accused() {
+    soak_seed_passes(777_148);
+}
+
+/// Seed 777110: halves of a split that ended in different views catch up after the heal
+/// (each view timer re-sends the certificate that entered the view) instead of waiting for
+/// each other's timeouts forever.
+#[test]
+fn halves_of_a_healed_split_in_different_views_resume_committing() {
+    soak_seed_passes(777_110);
+}
+
+/// The detection check can fail: with no host relaying to the chain, a double vote every
+/// honest node received is never banned, and the run fails naming the missed offence.
+#[test]
+fn a_provable_offence_that_never_reaches_the_chain_fails_the_run() {
+    let mut scenario = load("ft_double_vote");
+    if let Some(w) = scenario.warden.as_mut() {
+        w.relayers = Some(Vec::new());
+    }
+    let report = run_with(&scenario, &FaultToleranceConfig::default(), None);
+    let replay = replay_command(
+        &scenario_path("ft_double_vote").display().to_string(),
+        scenario.seed,
+    );
+    assert!(
+        report.violations.iter().any(|v| matches!(
+            v,
+            warden_host::sim::checker::Violation::MissedOffence {
+                operator: OFFENDER,
+                ..
+            }
+        )),
+        "no missed offence reported\n{}",
+        report.summary(&replay)
+    );
+    assert!(!report.passed());
+}

@@ -280,7 +280,8 @@ pub struct ValidatorHost {
     view: u64,
     entered: BTreeMap<u64, u64>,
     proposals: BTreeMap<u64, SignedMessage>,
-    certified: BTreeSet<u64>,
+    /// The block certified in each recent view (the first certificate seen).
+    certified: BTreeMap<u64, Hash>,
     lock: Option<Certificate>,
     checkpoint: Option<Checkpoint>,
     pending: BTreeMap<Accusation, Collecting>,
@@ -329,7 +330,7 @@ impl ValidatorHost {
             view: 0,
             entered: BTreeMap::new(),
             proposals: BTreeMap::new(),
-            certified: BTreeSet::new(),
+            certified: BTreeMap::new(),
             lock: None,
             checkpoint: None,
             pending: BTreeMap::new(),
@@ -417,7 +418,7 @@ impl ValidatorHost {
             }
             Observed::Certificate(c) => {
                 if c.kind != CertificateKind::Timeout && c.view + FORWARD_VIEWS as u64 > self.view {
-                    self.certified.insert(c.view);
+                    self.certified.entry(c.view).or_insert(c.block_hash);
                 }
                 // The detector verified it above (and remembers that); without detection the
                 // host checks it itself.
@@ -652,7 +653,8 @@ impl ValidatorHost {
 
     /// The replica entered `view` at `now_us`: Tier 2 windows close (starting accusations when
     /// `isolation.automatic_isolation` is on), and the proposals of views left without a
-    /// certificate are forwarded to every peer's host.
+    /// certificate of their block (no certificate, or one of another block) are forwarded to
+    /// every peer's host.
     pub fn on_view(&mut self, now_us: u64, view: u64, out: &mut Vec<HostAction>) {
         if self.epoch.is_none() || view <= self.view {
             return;
@@ -663,13 +665,19 @@ impl ValidatorHost {
             self.entered.pop_first();
         }
         self.stuck.on_view(now_us, view);
-        let by_timeout = !self.certified.contains(&view.saturating_sub(1));
+        let by_timeout = !self.certified.contains_key(&view.saturating_sub(1));
         self.monitor
             .on_view_change(now_us / 1_000, view, by_timeout);
         let failed: Vec<u64> = self.proposals.range(..view).map(|(v, _)| *v).collect();
         for v in failed {
             if let Some(p) = self.proposals.remove(&v) {
-                if !self.certified.contains(&v) {
+                // Forwarded unless this very block was certified: a leader that showed
+                // another block to a quorum elsewhere is proven by the hosts that saw that one.
+                let block = match &p.message {
+                    Message::Proposal(proposal) => Some(proposal.block.hash()),
+                    _ => None,
+                };
+                if self.certified.get(&v).copied() != block {
                     out.push(HostAction::Send {
                         to: Peers::All,
                         message: HostMessage::Forward(p),
@@ -757,10 +765,27 @@ impl ValidatorHost {
         self.refresh_set_health();
     }
 
-    /// The network's connectivity as the caller sees it: when a split this host was told of
-    /// heals, it sends its highest certificate across (when `recovery.automatic_recovery` is
-    /// on). Returns whether it did.
+    /// The network's connectivity as the caller sees it, components by operator: while it is
+    /// split, peers outside this host's component are excused from Tier 2 judgement; when a
+    /// split this host was told of heals, it sends its highest certificate across (when
+    /// `recovery.automatic_recovery` is on). Returns whether it did.
     pub fn on_partition(&mut self, info: &PartitionInfo, out: &mut Vec<HostAction>) -> bool {
+        if info.partitioned {
+            // Peers outside this host's component cannot reach it: what they could not send
+            // meanwhile is no evidence of withholding.
+            if let Some(mine) = info.components.iter().find(|c| c.contains(&self.operator)) {
+                let cut: Vec<OperatorId> = info
+                    .components
+                    .iter()
+                    .flatten()
+                    .filter(|op| !mine.contains(op))
+                    .copied()
+                    .collect();
+                for op in cut {
+                    self.detector.excuse(op);
+                }
+            }
+        }
         let was = std::mem::replace(&mut self.partitioned, info.partitioned);
         if !was || info.partitioned || !self.cfg.recovery.automatic_recovery {
             return false;
@@ -1003,7 +1028,7 @@ impl ValidatorHost {
     /// Whether this host saw a (phase-1 or double) certificate of `view` among the recent
     /// views.
     pub fn saw_certificate(&self, view: u64) -> bool {
-        self.certified.contains(&view)
+        self.certified.contains_key(&view)
     }
 
     /// Whether `cert` would become this host's checkpoint if offered with its block.

@@ -68,6 +68,34 @@ pub enum Attack {
     },
 }
 
+impl Attack {
+    /// The behaviour's name without its parameters (as in scenario files, phase and kind
+    /// kept where they change the offence).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Attack::DoubleVote { phase: 2 } => "double_vote (phase 2)",
+            Attack::DoubleVote { .. } => "double_vote (phase 1)",
+            Attack::DoubleProposal => "double_proposal",
+            Attack::LockViolation => "lock_violation",
+            Attack::InvalidProposal {
+                invalid: InvalidKind::WrongLeader,
+            } => "invalid_proposal (wrong_leader)",
+            Attack::InvalidProposal {
+                invalid: InvalidKind::ForgedCertificate,
+            } => "invalid_proposal (forged_certificate)",
+            Attack::InvalidProposal {
+                invalid: InvalidKind::ShortCertificate,
+            } => "invalid_proposal (short_certificate)",
+            Attack::ProposalWithholding => "proposal_withholding",
+            Attack::VoteWithholding => "vote_withholding",
+            Attack::Flooding { .. } => "flooding",
+            Attack::TimingManipulation { .. } => "timing_manipulation",
+            Attack::SelectiveConnectivity { .. } => "selective_connectivity",
+            Attack::Amnesia { .. } => "amnesia",
+        }
+    }
+}
+
 /// The most junk messages per view a flooding adversary may be configured with.
 pub const MAX_FLOOD_PER_VIEW: u32 = 1_000;
 

@@ -8,6 +8,10 @@
 //! - Accountability (closed loop, [`Checker::accountability`]): when safety breaks with
 //!   Byzantine power at most 2f, the run must end with more than a third of the power banned
 //!   on chain for Tier 1 offences, and no honest validator among them.
+//! - Detection (closed loop, [`Checker::missed_offences`]): with the faulty power at most f,
+//!   every provable offence whose two messages honest nodes received (together, not
+//!   necessarily one node both) has its offender banned on chain within a bound of the later
+//!   of that delivery and the heal. Offences only faulty nodes received are not owed.
 //! - Liveness: once the faulty power is at most f and every partition and crash has healed,
 //!   some honest replica commits a new block within [`Checker::liveness_bound_us`], again and
 //!   again until the end of the run.
@@ -54,6 +58,19 @@ pub enum Violation {
         /// Honest operators among the culprits.
         honest: Vec<OperatorId>,
     },
+    /// A provable offence by a faulty validator reached honest nodes, within f and after the
+    /// network healed, and its offender was not banned on chain within the bound.
+    MissedOffence {
+        /// The offender.
+        operator: OperatorId,
+        /// The offence.
+        class: OffenceClass,
+        /// When honest nodes (together) had received both messages, or the network healed if
+        /// later.
+        owed_us: u64,
+        /// The bound the checker allows.
+        bound_us: u64,
+    },
     /// Commits did not resume, or stalled, after the faults healed.
     Liveness {
         /// Since when no honest replica committed.
@@ -92,11 +109,31 @@ impl fmt::Display for Violation {
                 f,
                 "accountability: after the fork the chain proved {proven_power} of {total_power} power guilty (more than a third is owed), honest culprits {honest:?}"
             ),
+            Violation::MissedOffence {
+                operator,
+                class,
+                owed_us,
+                bound_us,
+            } => write!(
+                f,
+                "detection: operator {operator}'s {class:?}, on honest nodes from t={owed_us}us, not banned on chain within the bound of {bound_us}us"
+            ),
             Violation::Liveness { since_us, bound_us } => write!(
                 f,
                 "liveness: no honest commit from t={since_us}us for longer than the bound of {bound_us}us"
             ),
         }
+    }
+}
+
+impl Violation {
+    /// Whether it breaks safety (a conflicting commit, an honest offence, an unaccountable
+    /// fork) rather than liveness or detection.
+    pub fn is_safety(&self) -> bool {
+        !matches!(
+            self,
+            Violation::Liveness { .. } | Violation::MissedOffence { .. }
+        )
     }
 }
 
@@ -107,6 +144,91 @@ struct Signed {
     vote2: BTreeMap<u64, Rc<SignedMessage>>,
     votes: BTreeMap<u64, Rc<SignedMessage>>,
     timeouts: BTreeMap<u64, Rc<SignedMessage>>,
+}
+
+impl Signed {
+    /// Records `message` and returns the evidence it makes with what was recorded before
+    /// (none for a resend).
+    fn record(&mut self, message: &SignedMessage) -> Vec<Evidence> {
+        let view = message.message.view();
+        let kind = message.message.kind() as u8;
+        let mut found: Vec<Evidence> = Vec::new();
+        if let Some(((newest, _), _)) = self.by_view.last_key_value() {
+            // Prune in batches, once the history spans a quarter window more than it keeps.
+            let cutoff = newest.saturating_sub(HISTORY_VIEWS);
+            let oldest = self.by_view.first_key_value().map_or(0, |((v, _), _)| *v);
+            if oldest.saturating_add(HISTORY_VIEWS / 4) < cutoff {
+                self.by_view = self.by_view.split_off(&(cutoff, 0));
+                self.vote2 = self.vote2.split_off(&cutoff);
+                self.votes = self.votes.split_off(&cutoff);
+                self.timeouts = self.timeouts.split_off(&cutoff);
+            }
+        }
+        let list = self.by_view.entry((view, kind)).or_default();
+        if list.iter().any(|m| **m == *message) {
+            return found; // A resend.
+        }
+        for earlier in list.iter() {
+            let first = (**earlier).clone();
+            let second = message.clone();
+            found.push(match message.message.kind() {
+                MessageKind::Proposal => Evidence::DoubleProposal { first, second },
+                _ => Evidence::DoubleVote { first, second },
+            });
+        }
+        let rc = Rc::new(message.clone());
+        if list.len() < MAX_PER_VIEW {
+            list.push(rc.clone());
+        }
+        match &message.message {
+            Message::Vote2(v) => {
+                // A lock at v is contradicted by a later vote or timeout below it.
+                let after = v.view.saturating_add(1)..;
+                let below = |m: &&Rc<SignedMessage>| match &m.message {
+                    Message::Vote(x) => x.justify_view < v.view,
+                    Message::Timeout(x) => x.lock_view < v.view,
+                    _ => false,
+                };
+                if let Some(later) = self
+                    .votes
+                    .range(after.clone())
+                    .map(|e| e.1)
+                    .take(64)
+                    .find(below)
+                {
+                    found.push(lock_violation(&rc, later));
+                }
+                if let Some(later) = self.timeouts.range(after).map(|e| e.1).take(64).find(below) {
+                    found.push(lock_violation(&rc, later));
+                }
+                self.vote2.entry(v.view).or_insert(rc);
+            }
+            Message::Vote(v) => {
+                if let Some((_, locked)) = self.vote2.range(..v.view).next_back() {
+                    found.push(lock_violation(locked, &rc));
+                }
+                keep_lowest(&mut self.votes, v.view, v.justify_view, rc, |m| {
+                    match &m.message {
+                        Message::Vote(v) => v.justify_view,
+                        _ => u64::MAX,
+                    }
+                });
+            }
+            Message::Timeout(t) => {
+                if let Some((_, locked)) = self.vote2.range(..t.view).next_back() {
+                    found.push(lock_violation(locked, &rc));
+                }
+                keep_lowest(&mut self.timeouts, t.view, t.lock_view, rc, |m| {
+                    match &m.message {
+                        Message::Timeout(t) => t.lock_view,
+                        _ => u64::MAX,
+                    }
+                });
+            }
+            Message::Proposal(_) => {}
+        }
+        found
+    }
 }
 
 /// Most distinct messages per signer, kind and view the checker keeps (an adversary may sign
@@ -161,6 +283,11 @@ pub struct Checker {
     honest_operator: BTreeSet<OperatorId>,
     commits: BTreeMap<u64, (NodeId, Hash)>,
     signed: BTreeMap<OperatorId, Signed>,
+    /// What honest nodes received from faulty signers, all honest nodes together.
+    delivered: BTreeMap<OperatorId, Signed>,
+    /// Offences by faulty validators that honest nodes together received both messages of:
+    /// (operator, class) and when that first happened.
+    pub owed: BTreeMap<(OperatorId, OffenceClass), u64>,
     /// Violations found so far.
     pub violations: Vec<Violation>,
     /// Distinct provable offences by faulty validators: (operator, view, class).
@@ -202,6 +329,8 @@ impl Checker {
             honest_operator,
             commits: BTreeMap::new(),
             signed: BTreeMap::new(),
+            delivered: BTreeMap::new(),
+            owed: BTreeMap::new(),
             violations: Vec::new(),
             offences: BTreeSet::new(),
             fresh: Vec::new(),
@@ -215,10 +344,12 @@ impl Checker {
 
     /// Whether no safety invariant (commits and honest signatures) is broken.
     pub fn safe(&self) -> bool {
-        !self
-            .violations
-            .iter()
-            .any(|v| !matches!(v, Violation::Liveness { .. }))
+        !self.violations.iter().any(Violation::is_safety)
+    }
+
+    /// Whether `operator` is honest.
+    pub fn is_honest_operator(&self, operator: OperatorId) -> bool {
+        self.honest_operator.contains(&operator)
     }
 
     /// Whether `node` runs honest code under an honest operator.
@@ -291,94 +422,52 @@ impl Checker {
         }
     }
 
+    /// A signed message was delivered to an honest node at `now` (whether or not its replica
+    /// then uses it): what honest nodes together could prove about faulty signers.
+    pub fn on_delivered(&mut self, now: u64, message: &SignedMessage) {
+        let operator = message.signer;
+        if self.honest_operator.contains(&operator) {
+            return;
+        }
+        let found = self.delivered.entry(operator).or_default().record(message);
+        for evidence in found {
+            if let Ok(key) = evidence.offence() {
+                self.owed.entry((operator, key.class)).or_insert(now);
+            }
+        }
+    }
+
+    /// The offences owed on chain that were missed: each one honest nodes had both messages
+    /// of by `owed` (or when the network healed, `healed_us`, if later) whose offender was not
+    /// banned (`banned_at`) within `bound_us`, as long as the run lasted until then (`end_us`).
+    pub fn missed_offences(
+        &self,
+        healed_us: u64,
+        end_us: u64,
+        bound_us: u64,
+        banned_at: &BTreeMap<OperatorId, u64>,
+    ) -> Vec<Violation> {
+        self.owed
+            .iter()
+            .filter_map(|(&(operator, class), &at)| {
+                let owed_us = at.max(healed_us);
+                let deadline = owed_us.saturating_add(bound_us);
+                let banned_in_time = banned_at.get(&operator).is_some_and(|b| *b <= deadline);
+                (deadline <= end_us && !banned_in_time).then_some(Violation::MissedOffence {
+                    operator,
+                    class,
+                    owed_us,
+                    bound_us,
+                })
+            })
+            .collect()
+    }
+
     /// Every signed message a node sends passes here.
     pub fn on_signed(&mut self, message: &SignedMessage) {
         let operator = message.signer;
         let honest = self.honest_operator.contains(&operator);
-        let entry = self.signed.entry(operator).or_default();
-        let view = message.message.view();
-        let kind = message.message.kind() as u8;
-        let mut found: Vec<Evidence> = Vec::new();
-        if let Some(((newest, _), _)) = entry.by_view.last_key_value() {
-            // Prune in batches, once the history spans a quarter window more than it keeps.
-            let cutoff = newest.saturating_sub(HISTORY_VIEWS);
-            let oldest = entry.by_view.first_key_value().map_or(0, |((v, _), _)| *v);
-            if oldest.saturating_add(HISTORY_VIEWS / 4) < cutoff {
-                entry.by_view = entry.by_view.split_off(&(cutoff, 0));
-                entry.vote2 = entry.vote2.split_off(&cutoff);
-                entry.votes = entry.votes.split_off(&cutoff);
-                entry.timeouts = entry.timeouts.split_off(&cutoff);
-            }
-        }
-        let list = entry.by_view.entry((view, kind)).or_default();
-        if list.iter().any(|m| **m == *message) {
-            return; // A resend.
-        }
-        for earlier in list.iter() {
-            let first = (**earlier).clone();
-            let second = message.clone();
-            found.push(match message.message.kind() {
-                MessageKind::Proposal => Evidence::DoubleProposal { first, second },
-                _ => Evidence::DoubleVote { first, second },
-            });
-        }
-        let rc = Rc::new(message.clone());
-        if list.len() < MAX_PER_VIEW {
-            list.push(rc.clone());
-        }
-        match &message.message {
-            Message::Vote2(v) => {
-                // A lock at v is contradicted by a later vote or timeout below it.
-                let after = v.view.saturating_add(1)..;
-                let below = |m: &&Rc<SignedMessage>| match &m.message {
-                    Message::Vote(x) => x.justify_view < v.view,
-                    Message::Timeout(x) => x.lock_view < v.view,
-                    _ => false,
-                };
-                if let Some(later) = entry
-                    .votes
-                    .range(after.clone())
-                    .map(|e| e.1)
-                    .take(64)
-                    .find(below)
-                {
-                    found.push(lock_violation(&rc, later));
-                }
-                if let Some(later) = entry
-                    .timeouts
-                    .range(after)
-                    .map(|e| e.1)
-                    .take(64)
-                    .find(below)
-                {
-                    found.push(lock_violation(&rc, later));
-                }
-                entry.vote2.entry(v.view).or_insert(rc);
-            }
-            Message::Vote(v) => {
-                if let Some((_, locked)) = entry.vote2.range(..v.view).next_back() {
-                    found.push(lock_violation(locked, &rc));
-                }
-                keep_lowest(&mut entry.votes, v.view, v.justify_view, rc, |m| {
-                    match &m.message {
-                        Message::Vote(v) => v.justify_view,
-                        _ => u64::MAX,
-                    }
-                });
-            }
-            Message::Timeout(t) => {
-                if let Some((_, locked)) = entry.vote2.range(..t.view).next_back() {
-                    found.push(lock_violation(locked, &rc));
-                }
-                keep_lowest(&mut entry.timeouts, t.view, t.lock_view, rc, |m| {
-                    match &m.message {
-                        Message::Timeout(t) => t.lock_view,
-                        _ => u64::MAX,
-                    }
-                });
-            }
-            Message::Proposal(_) => {}
-        }
+        let found = self.signed.entry(operator).or_default().record(message);
         for evidence in found {
             if let Ok(key) = evidence.offence() {
                 if honest {

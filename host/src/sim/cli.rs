@@ -83,9 +83,12 @@ pub fn run_action(
             } else {
                 super::SoakKind::WithinF
             };
+            let last = first.saturating_add(seeds).saturating_sub(1);
             let report = super::soak_kind(kind, first, seeds, warden, cfg, |seed, run| {
                 if !run.passed() {
                     eprintln!("seed {seed}: FAIL");
+                } else if (seed - first + 1) % 25 == 0 || seed == last {
+                    eprintln!("seed {seed}: {} of {seeds} run", seed - first + 1);
                 }
             });
             let mut out = format!(
@@ -100,6 +103,9 @@ pub fn run_action(
                     "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}; honest validators accused by Tier 2 (no guarantee above f): {}\n",
                     report.forks, report.accountable, report.honest_culprits, report.honest_accused
                 ));
+            }
+            if !coalitions {
+                out.push_str(&report.behaviour_table());
             }
             for (_, summary) in &report.failures {
                 out.push_str(summary);

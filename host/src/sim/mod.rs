@@ -37,6 +37,7 @@ pub mod rng;
 pub mod scenario;
 pub mod world;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use checker::Violation;
@@ -232,6 +233,58 @@ pub struct SoakReport {
     pub honest_culprits: u64,
     /// Honest operators accused by Tier 2, over all runs (no guarantee above f).
     pub honest_accused: u64,
+    /// Per faulty behaviour (`twins`, or `none` for runs without a faulty validator): what
+    /// the runs that had it showed. A run with several behaviours counts under each.
+    pub by_behaviour: BTreeMap<&'static str, BehaviourTally>,
+}
+
+/// What the soak's runs with one behaviour showed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BehaviourTally {
+    /// Runs.
+    pub runs: u64,
+    /// Failing runs.
+    pub failures: u64,
+    /// Honest validators accused or isolated on chain.
+    pub false_accusations: u64,
+    /// Provable offences owed on chain and missed ([`Violation::MissedOffence`]).
+    pub missed_offences: u64,
+    /// Runs whose commits stalled past the liveness bound after the faults healed.
+    pub stalls: u64,
+}
+
+impl SoakReport {
+    /// The per-behaviour table of the soak, one line per behaviour.
+    pub fn behaviour_table(&self) -> String {
+        let mut s = format!(
+            "  {:<38} {:>5} {:>8} {:>17} {:>15} {:>6}\n",
+            "behaviour", "runs", "failures", "false accusations", "missed offences", "stalls"
+        );
+        for (name, t) in &self.by_behaviour {
+            let _ = writeln!(
+                s,
+                "  {:<38} {:>5} {:>8} {:>17} {:>15} {:>6}",
+                name, t.runs, t.failures, t.false_accusations, t.missed_offences, t.stalls
+            );
+        }
+        s
+    }
+}
+
+/// The names of the faulty behaviours of `scenario` (`none` when every validator is honest).
+fn behaviours(scenario: &Scenario) -> BTreeSet<&'static str> {
+    let mut names: BTreeSet<&'static str> = scenario
+        .adversaries
+        .iter()
+        .flat_map(|a| a.behaviours.iter().map(adversary::Attack::name))
+        .collect();
+    if !scenario.twins.is_empty() {
+        names.insert("twins");
+    }
+    if names.is_empty() {
+        names.insert("none");
+    }
+    names
 }
 
 /// Which random scenarios a soak runs.
@@ -310,6 +363,29 @@ pub fn soak_kind(
                 .iter()
                 .filter(|op| !w.honest_culprits.contains(op))
                 .count() as u64;
+        }
+        let missed = run
+            .violations
+            .iter()
+            .filter(|v| matches!(v, Violation::MissedOffence { .. }))
+            .count() as u64;
+        let stalled = run
+            .violations
+            .iter()
+            .any(|v| matches!(v, Violation::Liveness { .. }));
+        let accused = run.warden.as_ref().map_or(0, |w| {
+            let mut ops = w.honest_isolated.clone();
+            ops.sort_unstable();
+            ops.dedup();
+            ops.len() as u64
+        });
+        for name in behaviours(&scenario) {
+            let t = report.by_behaviour.entry(name).or_default();
+            t.runs += 1;
+            t.failures += u64::from(!run.passed());
+            t.false_accusations += accused;
+            t.missed_offences += missed;
+            t.stalls += u64::from(stalled);
         }
         if !run.passed() {
             let replay = match kind {

@@ -373,6 +373,25 @@ impl Replica {
         match timer {
             Timer::View(view) if view == self.view => {
                 self.send_timeout(view, out);
+                // The certificate that brought this replica into the view goes out again with
+                // every timeout: replicas left behind (the first copy was lost, say in a split
+                // that has since healed) catch up, and those still in the view can time out
+                // together. Without it, halves that split in different views wait for each
+                // other's timeouts forever.
+                if let Some(tc) = self
+                    .last_tc
+                    .as_ref()
+                    .filter(|tc| tc.view.saturating_add(1) == view)
+                {
+                    out.push(Output::Send(Dest::All, Rc::new(Payload::Cert(tc.clone()))));
+                } else if self.high_cert.view.saturating_add(1) >= view
+                    && !self.high_cert.is_genesis()
+                {
+                    out.push(Output::Send(
+                        Dest::All,
+                        Rc::new(Payload::Cert(self.high_cert.clone())),
+                    ));
+                }
                 out.push(Output::Timer(
                     now.saturating_add(self.ctx.timing.timeout_us(self.failures)),
                     Timer::View(view),

@@ -165,10 +165,7 @@ pub struct Resumption {
 impl RunReport {
     /// Whether the safety invariants held.
     pub fn safe(&self) -> bool {
-        !self
-            .violations
-            .iter()
-            .any(|v| !matches!(v, Violation::Liveness { .. }))
+        !self.violations.iter().any(Violation::is_safety)
     }
 
     /// Whether a fork went without more than a third of the power proven guilty.
@@ -255,6 +252,8 @@ struct World {
     seq: u64,
     now: u64,
     checker: Checker,
+    /// When the last partition healed and the last crashed node restarted.
+    healed_us: u64,
     trace: Fx,
     events: u64,
     delivered: u64,
@@ -418,6 +417,7 @@ impl World {
             seq: 0,
             now: 0,
             checker,
+            healed_us: healed,
             trace: Fx::default(),
             events: 0,
             delivered: 0,
@@ -539,6 +539,14 @@ impl World {
                     let mut out = std::mem::take(&mut self.outputs);
                     if let Some(replica) = self.slots[to as usize].replica.as_mut() {
                         self.delivered += 1;
+                        if let Payload::Signed(signed) = &*payload {
+                            if self.checker.is_honest(to)
+                                && !self.checker.is_honest_operator(signed.signer)
+                                && self.ctx.verify_signed(signed)
+                            {
+                                self.checker.on_delivered(self.now, signed);
+                            }
+                        }
                         replica.on_message(self.now, &payload, &mut out);
                         if let Some(hosts) = self.hosts.as_mut() {
                             hosts.observe(
@@ -625,6 +633,20 @@ impl World {
         };
         let warden = self.hosts.as_mut().map(Hosts::finish);
         let mut violations = self.checker.violations.clone();
+        if let Some(w) = &warden {
+            if self.scenario.faulty_power() <= self.scenario.f() && !stopped_early {
+                let mut banned_at = BTreeMap::new();
+                for change in w.isolation.iter().filter(|c| c.change == "banned") {
+                    banned_at.entry(change.operator).or_insert(change.at_us);
+                }
+                violations.extend(self.checker.missed_offences(
+                    self.healed_us,
+                    self.scenario.duration_us.max(end),
+                    evidence_bound_us(&self.scenario),
+                    &banned_at,
+                ));
+            }
+        }
         let accountability = match (&warden, self.checker.first_fork_us()) {
             (Some(w), Some(fork_us))
                 if self.scenario.faulty_power() <= self.scenario.f().saturating_mul(2) =>
@@ -980,9 +1002,30 @@ impl World {
     }
 }
 
-/// The liveness bound the checker states for a scenario: twelve of the longest view timers
-/// (room for about ten consecutive failed views at full backoff) plus forty of the slowest
-/// message delays (resynchronising views and running two phases).
+/// The time the checker allows from a provable offence reaching honest nodes (or the network
+/// healing, if later) to its offender's ban on chain: two of the longest view timers (a
+/// proposal split between honest nodes is forwarded when a view fails) plus ten chain blocks
+/// (relaying and inclusion).
+pub fn evidence_bound_us(scenario: &Scenario) -> u64 {
+    let timing = Timing {
+        base_timeout_us: scenario.base_timeout_us,
+        max_backoff_exp: scenario.max_backoff_exp,
+    };
+    let block = scenario.warden.as_ref().map_or(0, |w| w.block_interval_us);
+    timing
+        .max_timeout_us()
+        .saturating_mul(2)
+        .saturating_add(block.saturating_mul(10))
+}
+
+/// The longest view timers the liveness bound allows without a commit.
+pub const LIVENESS_TIMERS: u64 = 4;
+
+/// The liveness bound the checker states for a scenario: four of the longest view timers
+/// (views still at full backoff after a heal, then up to f failed views in a row led by
+/// faulty validators, each shorter once commits resume) plus forty of the slowest message
+/// delays (resynchronising views and running two phases). A 12 s soak run whose faults heal
+/// in its first half can exceed it.
 pub fn liveness_bound_us(scenario: &Scenario) -> u64 {
     let timing = Timing {
         base_timeout_us: scenario.base_timeout_us,
@@ -1007,6 +1050,6 @@ pub fn liveness_bound_us(scenario: &Scenario) -> u64 {
         );
     timing
         .max_timeout_us()
-        .saturating_mul(12)
+        .saturating_mul(LIVENESS_TIMERS)
         .saturating_add(slowest.saturating_mul(40))
 }

@@ -299,6 +299,13 @@ impl ByzantineDetector {
         push_evidence(evidence, out);
     }
 
+    /// `operator` is cut off from this host by a split: see [`Tier2::excuse`].
+    pub fn excuse(&mut self, operator: OperatorId) {
+        if let Some(t2) = self.tier2.as_mut() {
+            t2.excuse(operator);
+        }
+    }
+
     /// Whether this host would co-sign `accusation`: it saw the same behaviour itself.
     pub fn endorses(&self, accusation: &Accusation) -> bool {
         accusation.accused != self.me

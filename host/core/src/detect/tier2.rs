@@ -475,6 +475,19 @@ impl Tier2 {
             })
     }
 
+    /// The network is split with `operator` outside this host's component: it cannot reach
+    /// this host, so the views up to the current one are not held against it (no vote, no
+    /// proposal and no silence of those views counts as withholding or shunning).
+    pub fn excuse(&mut self, operator: OperatorId) {
+        let Some(i) = self.index(operator) else {
+            return;
+        };
+        let through = self.view.saturating_add(1);
+        let peer = &mut self.peers[i];
+        peer.vote_misses_pending.clear();
+        peer.excused_through = peer.excused_through.max(through);
+    }
+
     /// A message this host could not even decode or place (junk) arrived from `from`.
     pub fn on_junk(&mut self, from: OperatorId) {
         self.count(from);
@@ -535,8 +548,17 @@ impl Tier2 {
         let record = record.clone();
         if let Some(leader) = record.leader.filter(|l| *l != me) {
             if let Some(i) = self.index(leader) {
-                if record.behind[i] {
-                    // A leader that reached its view late had nothing to propose with.
+                let previous_certified = self
+                    .views
+                    .get(&view.saturating_sub(1))
+                    .is_some_and(|r| r.certified);
+                if record.behind[i] || self.peers[i].excused_through >= view {
+                    // A leader that reached its view late had nothing to propose with; one cut
+                    // off from this host could not be heard.
+                } else if !record.proposal_from_leader && !previous_certified {
+                    // The view before failed here: whether the leader held the timeout
+                    // certificate it must justify a proposal with is unknown, so its silence
+                    // proves nothing (a faulty predecessor can leave it without one).
                 } else if !record.proposal_from_leader {
                     push_bounded(&mut self.peers[i].led, view, MAX_COUNTED_VIEWS);
                     if record.heard_leader && !record.certified {

@@ -599,8 +599,23 @@ impl Hosts {
                 healed = Some(episode);
             }
         }
+        // The hosts see components of operators (a Twins pair is one operator in both halves).
+        let components = info
+            .components
+            .iter()
+            .map(|c| {
+                let mut ops: Vec<u32> = c
+                    .iter()
+                    .filter_map(|n| self.node_operator.get(*n as usize).copied())
+                    .collect();
+                ops.sort_unstable();
+                ops.dedup();
+                ops
+            })
+            .collect();
         let seen = PartitionInfo {
             partitioned: self.partition.is_some(),
+            components,
             ..info
         };
         let mut synced = 0;
