@@ -394,6 +394,22 @@ fn halves_of_a_healed_split_in_different_views_resume_committing() {
     soak_seed_passes(777_110);
 }
 
+/// Seed 70924211: honest v1 crashes just after an epoch starts and restarts a quarter of a
+/// second later; the votes it missed while down, with no sign of life between them, are one
+/// silence and count once, so it is not accused of vote withholding.
+#[test]
+fn a_validator_that_crashes_and_restarts_is_not_accused_of_vote_withholding() {
+    soak_seed_passes(70_924_211);
+}
+
+/// Seed 4200104: the leader of an epoch's second view proposes just before a split and
+/// its proposal is lost; after the heal the others, still in the first view, enter the
+/// second only because the leader's view timer sends its proposal again.
+#[test]
+fn a_proposal_lost_in_a_split_is_sent_again_and_commits_resume_after_the_heal() {
+    soak_seed_passes(4_200_104);
+}
+
 /// The detection check can fail: with no host relaying to the chain, a double vote every
 /// honest node received is never banned, and the run fails naming the missed offence.
 #[test]

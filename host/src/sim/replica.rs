@@ -197,6 +197,9 @@ pub struct Replica {
     latest_timeouts: BTreeMap<OperatorId, (u64, u64, Signature)>,
     timeout_views: BTreeMap<u64, u64>,
     last_tc: Option<Certificate>,
+    /// The proposals it sent as the leader of the view (at most two, with their
+    /// destinations), sent again with each of the view's timeouts.
+    proposed: (u64, Vec<(Dest, Rc<Payload>)>),
     future: BTreeMap<u64, SignedMessage>,
     seen_blocks: BTreeMap<u64, Vec<Hash>>,
     /// An amnesiac's snapshot of its highest certificate, whether it went back to it, and
@@ -231,6 +234,7 @@ impl Replica {
             latest_timeouts: BTreeMap::new(),
             timeout_views: BTreeMap::new(),
             last_tc: None,
+            proposed: (0, Vec::new()),
             future: BTreeMap::new(),
             seen_blocks: BTreeMap::new(),
             remembered: None,
@@ -373,6 +377,14 @@ impl Replica {
         match timer {
             Timer::View(view) if view == self.view => {
                 self.send_timeout(view, out);
+                // A leader's proposal goes out again too: replicas that lost it (in a split
+                // that has since healed, say) are still in the view before, and without it
+                // they cannot enter this one, whose leader has already timed it out.
+                if self.proposed.0 == view {
+                    for (dest, payload) in &self.proposed.1 {
+                        out.push(Output::Send(dest.clone(), payload.clone()));
+                    }
+                }
                 // The certificate that brought this replica into the view goes out again with
                 // every timeout: replicas left behind (the first copy was lost, say in a split
                 // that has since healed) catch up, and those still in the view can time out
@@ -934,6 +946,7 @@ impl Replica {
                 justify,
             }),
         );
+        let payload = Rc::new(Payload::Signed(signed));
         if self.is_leader(view) {
             let list = self.aggregates.entry(view).or_default();
             if list.len() < 2 {
@@ -944,8 +957,14 @@ impl Replica {
                     phases: Default::default(),
                 });
             }
+            if self.proposed.0 != view {
+                self.proposed = (view, Vec::new());
+            }
+            if self.proposed.1.len() < 2 {
+                self.proposed.1.push((dest.clone(), payload.clone()));
+            }
         }
-        out.push(Output::Send(dest, Rc::new(Payload::Signed(signed))));
+        out.push(Output::Send(dest, payload));
     }
 
     fn flood(&mut self, view: u64, out: &mut Vec<Output>) {

@@ -98,7 +98,58 @@ struct PeerRecord {
     lateness: [VecDeque<u64>; 2],
     last_heard_view: Option<u64>,
     last_signed_view: Option<u64>,
+    /// Recent views it was heard from directly in, ascending.
+    heard: VecDeque<u64>,
+    /// Recent views whose certificates (of other leaders) carry its vote, ascending.
+    signed: VecDeque<u64>,
     excused_through: u64,
+}
+
+/// Views of signs of life kept per peer: enough to cover the misses still pending.
+const MAX_SIGNS: usize = 2 * CONFIRM_VIEWS as usize + GRACE_VIEWS as usize;
+
+/// Records that a peer showed it was alive in `view`.
+fn note_sign_of_life(signs: &mut VecDeque<u64>, view: u64) {
+    if signs.back().is_some_and(|v| *v >= view) {
+        if !signs.contains(&view) {
+            // Out of order (a late message): kept in place, the deque stays sorted.
+            let at = signs.partition_point(|v| *v < view);
+            signs.insert(at, view);
+            if signs.len() > MAX_SIGNS {
+                signs.pop_front();
+            }
+        }
+        return;
+    }
+    push_bounded(signs, view, MAX_SIGNS);
+}
+
+/// A sign of life in `view`: the misses pending before it are settled. A miss counts (moves
+/// to `into`) when the peer showed it was alive after it, within [`CONFIRM_VIEWS`], and before
+/// its next miss: misses with no sign of life between them are one silence, which one outage
+/// explains (a crash and restart), so such a run counts once, as its last miss. A peer that
+/// withholds while alive shows itself between its misses (its proposals, its timeouts, its
+/// votes in others' certificates), and each miss counts.
+fn confirm_misses(
+    pending: &mut VecDeque<u64>,
+    signs: &VecDeque<u64>,
+    into: &mut VecDeque<u64>,
+    view: u64,
+) {
+    while let Some(missed) = pending.front().copied() {
+        if missed >= view {
+            break;
+        }
+        pending.pop_front();
+        let next = pending.front().copied().filter(|m| *m < view);
+        let until = next.unwrap_or(view.saturating_add(1));
+        let alive = signs
+            .iter()
+            .any(|s| *s > missed && *s < until && *s <= missed.saturating_add(CONFIRM_VIEWS));
+        if alive {
+            push_bounded(into, missed, MAX_COUNTED_VIEWS);
+        }
+    }
 }
 
 const LATE_PROPOSAL: usize = 0;
@@ -402,15 +453,13 @@ impl Tier2 {
         record_peer.last_heard_view =
             Some(record_peer.last_heard_view.map_or(view, |v| v.max(view)));
         // A peer that talks to this host soon after confirms the votes it withheld before.
-        while let Some(missed) = record_peer.vote_misses_pending.front().copied() {
-            if missed >= view {
-                break;
-            }
-            record_peer.vote_misses_pending.pop_front();
-            if view <= missed.saturating_add(CONFIRM_VIEWS) {
-                push_bounded(&mut record_peer.vote_misses, missed, MAX_COUNTED_VIEWS);
-            }
-        }
+        note_sign_of_life(&mut record_peer.heard, view);
+        confirm_misses(
+            &mut record_peer.vote_misses_pending,
+            &record_peer.heard,
+            &mut record_peer.vote_misses,
+            view,
+        );
         if let Some((kind, lateness)) = late {
             if from != me {
                 push_bounded(&mut record_peer.lateness[kind], lateness, MAX_SAMPLES);
@@ -442,15 +491,13 @@ impl Tier2 {
                 peer.last_signed_view
                     .map_or(cert.view, |v| v.max(cert.view)),
             );
-            while let Some(missed) = peer.vote_misses_pending.front().copied() {
-                if missed >= cert.view {
-                    break;
-                }
-                peer.vote_misses_pending.pop_front();
-                if cert.view <= missed.saturating_add(CONFIRM_VIEWS) {
-                    push_bounded(&mut peer.selective_misses, missed, MAX_COUNTED_VIEWS);
-                }
-            }
+            note_sign_of_life(&mut peer.signed, cert.view);
+            confirm_misses(
+                &mut peer.vote_misses_pending,
+                &peer.signed,
+                &mut peer.selective_misses,
+                cert.view,
+            );
         }
     }
 
@@ -775,6 +822,37 @@ mod tests {
         assert!(vote_withholding(&peer, &cfg(), 0).is_some());
         peer.asked = views(&[3, 4, 6, 9]);
         assert_eq!(vote_withholding(&peer, &cfg(), 0), None);
+    }
+
+    #[test]
+    fn a_silence_ended_by_a_restart_counts_as_one_miss_and_withholding_while_alive_counts_each() {
+        // Misses at 3, 5 and 6 with nothing from the peer until view 9: one outage.
+        let mut pending = views(&[3, 5, 6]);
+        let mut signs = views(&[1]);
+        note_sign_of_life(&mut signs, 9);
+        let mut counted = VecDeque::new();
+        confirm_misses(&mut pending, &signs, &mut counted, 9);
+        assert_eq!(counted, views(&[6]));
+        assert!(pending.is_empty());
+        // The same misses with the peer heard between them (proposing in views 4 and 6, a
+        // late timeout of view 5 arriving out of order): it was alive at each.
+        let mut pending = views(&[3, 5, 6]);
+        let mut signs = VecDeque::new();
+        for v in [4, 6, 5, 9] {
+            note_sign_of_life(&mut signs, v);
+        }
+        assert_eq!(signs, views(&[4, 5, 6, 9]));
+        let mut counted = VecDeque::new();
+        confirm_misses(&mut pending, &signs, &mut counted, 9);
+        assert_eq!(counted, views(&[3, 5, 6]));
+        // A sign of life more than CONFIRM_VIEWS after the miss confirms nothing, and misses
+        // at or after the sign's view stay pending.
+        let mut pending = views(&[2, 20]);
+        let signs = views(&[19]);
+        let mut counted = VecDeque::new();
+        confirm_misses(&mut pending, &signs, &mut counted, 19);
+        assert!(counted.is_empty());
+        assert_eq!(pending, views(&[20]));
     }
 
     #[test]
