@@ -412,8 +412,11 @@ impl Tier2 {
         let is_leader = record.leader == Some(from);
         let mut late = None;
         match message {
+            // Lateness is sampled from the first copy only: a copy sent again (a leader
+            // re-sends its proposal with its view's timeouts) or duplicated by the network
+            // says nothing about when the first was sent.
             Message::Proposal(p) => {
-                if is_leader {
+                if is_leader && !record.proposal_from_leader {
                     record.proposal_from_leader = true;
                     if from == me {
                         record.my_proposal = Some((p.block.hash(), at_us));
@@ -423,7 +426,7 @@ impl Tier2 {
             }
             Message::Vote(v) => {
                 if let Some((hash, sent)) = record.my_proposal {
-                    if v.block_hash == hash {
+                    if v.block_hash == hash && !record.voters[peer] {
                         record.voters[peer] = true;
                         late = Some((LATE_VOTE, at_us.saturating_sub(sent)));
                     }
