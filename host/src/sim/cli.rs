@@ -29,7 +29,9 @@ pub enum SimAction {
         first: u64,
         /// Run the fault-tolerance layer too (hosts detect, the embedded chain records,
         /// epochs rebuild the set); a run also fails if an honest validator is accused or
-        /// isolated.
+        /// isolated, or if a provable offence that honest nodes received is not banned on
+        /// chain within the evidence bound. Prints, per behaviour, runs, failures, false
+        /// accusations, missed offences and stalls.
         #[arg(long)]
         warden: bool,
         /// Run coalitions of more than f and at most 2f of the power that fork the chain

@@ -621,8 +621,13 @@ impl Replica {
             }
         }
         let next = cert.view.saturating_add(1);
-        if cert.view == self.view && !cert.is_genesis() && self.is_leader(next) {
-            // The next leader proposes as soon as it holds this view's certificate.
+        let timed_out = self.store.last_timeout_view() >= cert.view;
+        if cert.view == self.view && !cert.is_genesis() && (self.is_leader(next) || timed_out) {
+            // The next leader proposes as soon as it holds this view's certificate. A replica
+            // that already timed this view out has no vote left to give in it, so it moves on
+            // with the certificate too: otherwise, with the next leader's proposal lost (or
+            // shown to others only) and that leader's timeout in the next view, the replicas
+            // left behind wait for a timeout certificate of this view that can never form.
             self.enter_view(now, next, out);
         } else if self.is_leader(self.view) {
             self.try_propose(now, false, out);

@@ -81,6 +81,8 @@ struct ViewRecord {
     voters: Vec<bool>,
     /// Peers seen still sending in an older view while this host was in this one.
     behind: Vec<bool>,
+    /// This host timed the view out: what arrives later is not sampled for lateness.
+    timed_out: bool,
     judged: bool,
 }
 
@@ -412,23 +414,27 @@ impl Tier2 {
         let is_leader = record.leader == Some(from);
         let mut late = None;
         match message {
-            // Lateness is sampled from the first copy only: a copy sent again (a leader
-            // re-sends its proposal with its view's timeouts) or duplicated by the network
-            // says nothing about when the first was sent.
+            // Lateness is sampled from the first copy only, and only until this host times
+            // the view out: a copy sent again (a leader re-sends its proposal with its view's
+            // timeouts, and votes then answer that copy) or duplicated by the network says
+            // nothing about when the first was sent, and a delay past the view timer fails the
+            // view, which the withholding rules judge.
             Message::Proposal(p) => {
                 if is_leader && !record.proposal_from_leader {
                     record.proposal_from_leader = true;
                     if from == me {
                         record.my_proposal = Some((p.block.hash(), at_us));
                     }
-                    late = entered.map(|e| (LATE_PROPOSAL, at_us.saturating_sub(e)));
+                    late = entered
+                        .filter(|_| !record.timed_out)
+                        .map(|e| (LATE_PROPOSAL, at_us.saturating_sub(e)));
                 }
             }
             Message::Vote(v) => {
                 if let Some((hash, sent)) = record.my_proposal {
                     if v.block_hash == hash && !record.voters[peer] {
                         record.voters[peer] = true;
-                        late = Some((LATE_VOTE, at_us.saturating_sub(sent)));
+                        late = (!record.timed_out).then(|| (LATE_VOTE, at_us.saturating_sub(sent)));
                     }
                 }
             }
@@ -439,7 +445,11 @@ impl Tier2 {
                     }
                 }
             }
-            Message::Timeout(_) => {}
+            Message::Timeout(_) => {
+                if from == me {
+                    record.timed_out = true;
+                }
+            }
         }
         if is_leader {
             record.heard_leader = true;
