@@ -410,6 +410,22 @@ fn a_proposal_lost_in_a_split_is_sent_again_and_commits_resume_after_the_heal() 
     soak_seed_passes(4_200_104);
 }
 
+/// Seed 6000046: a next leader that shows its proposal only to some leaves the others, which
+/// timed the view out, behind; with the view's certificate they move on and commits resume.
+#[test]
+fn replicas_that_timed_a_view_out_move_on_with_its_certificate() {
+    soak_seed_passes(6_000_046);
+}
+
+/// Seeds 2000040 and 6000096: a leader's proposal sent again with its timeouts, and the
+/// votes answering that copy, are not sampled as late, so no honest validator is accused of
+/// timing manipulation.
+#[test]
+fn a_re_sent_proposal_and_its_votes_are_not_taken_for_timing_manipulation() {
+    soak_seed_passes(2_000_040);
+    soak_seed_passes(6_000_096);
+}
+
 /// The detection check can fail: with no host relaying to the chain, a double vote every
 /// honest node received is never banned, and the run fails naming the missed offence.
 #[test]
