@@ -847,17 +847,17 @@ mod tests {
         confirm_misses(&mut pending, &signs, &mut counted, 9);
         assert_eq!(counted, views(&[6]));
         assert!(pending.is_empty());
-        // The same misses with the peer heard between them (proposing in views 4 and 6, a
-        // late timeout of view 5 arriving out of order): it was alive at each.
-        let mut pending = views(&[3, 5, 6]);
+        // Misses with the peer heard between them (proposing in views 4 and 8, a late
+        // timeout of view 6 arriving out of order): it was alive at each.
+        let mut pending = views(&[3, 5, 7]);
         let mut signs = VecDeque::new();
-        for v in [4, 6, 5, 9] {
+        for v in [4, 8, 6, 9] {
             note_sign_of_life(&mut signs, v);
         }
-        assert_eq!(signs, views(&[4, 5, 6, 9]));
+        assert_eq!(signs, views(&[4, 6, 8, 9]));
         let mut counted = VecDeque::new();
         confirm_misses(&mut pending, &signs, &mut counted, 9);
-        assert_eq!(counted, views(&[3, 5, 6]));
+        assert_eq!(counted, views(&[3, 5, 7]));
         // A sign of life more than CONFIRM_VIEWS after the miss confirms nothing, and misses
         // at or after the sign's view stay pending.
         let mut pending = views(&[2, 20]);
