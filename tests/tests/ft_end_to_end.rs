@@ -452,3 +452,54 @@ fn a_provable_offence_that_never_reaches_the_chain_fails_the_run() {
     );
     assert!(!report.passed());
 }
+
+/// The closed loop honours the module's quarantine cap: of three flooders in a 7-validator
+/// set, two are quarantined (the 2 of power the set can spare above a quorum of 5) and the
+/// third waits as deferred, so the next epoch leaves out only the two and keeps the third's
+/// full power.
+#[test]
+fn quarantines_past_the_modules_cap_wait_and_the_next_epoch_keeps_their_power() {
+    let scenario = load("ft_quarantine_cap");
+    let seed = scenario.seed;
+    let report = run_seeded("ft_quarantine_cap", scenario, seed);
+    let context = || format!("seed {seed}\n{}", report.summary(""));
+    let warden = report.warden.as_ref().expect("a closed-loop run");
+    let first = |op: u32| {
+        warden
+            .isolation
+            .iter()
+            .find(|c| c.operator == op && c.change != "warned")
+            .map(|c| c.change.as_str())
+    };
+    let mut changes: Vec<Option<&str>> = [4, 5, 6].into_iter().map(first).collect();
+    changes.sort_unstable();
+    assert_eq!(
+        changes,
+        [Some("deferred"), Some("quarantined"), Some("quarantined")],
+        "{}",
+        context()
+    );
+    let deferred = [4u32, 5, 6]
+        .into_iter()
+        .find(|op| first(*op) == Some("deferred"))
+        .expect("one deferred");
+    let second = warden
+        .epochs
+        .iter()
+        .find(|e| e.epoch == 2)
+        .unwrap_or_else(|| panic!("no second epoch\n{}", context()));
+    assert_eq!(second.excluded.len(), 2, "{}", context());
+    let nominal = warden
+        .epochs
+        .iter()
+        .find(|e| e.epoch == 1)
+        .and_then(|e| e.validators.iter().find(|(op, _)| *op == deferred))
+        .map(|(_, power)| *power)
+        .expect("in the first epoch");
+    assert!(
+        second.validators.contains(&(deferred, nominal)),
+        "the deferred v{deferred} keeps its power\n{}",
+        context()
+    );
+    assert!(warden.honest_isolated.is_empty(), "{}", context());
+}
