@@ -454,8 +454,8 @@ fn a_provable_offence_that_never_reaches_the_chain_fails_the_run() {
 }
 
 /// The closed loop honours the module's quarantine cap: of three flooders in a 7-validator
-/// set, two are quarantined (the 2 of power the set can spare above a quorum of 5) and the
-/// third waits as deferred, so the next epoch leaves out only the two and keeps the third's
+/// set of power 10 each, two are quarantined (the set can spare 23 of its 70 above a quorum
+/// of 47) and the third waits as deferred, so the next epoch leaves out only the two and keeps the third's
 /// full power.
 #[test]
 fn quarantines_past_the_modules_cap_wait_and_the_next_epoch_keeps_their_power() {
