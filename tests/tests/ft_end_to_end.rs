@@ -426,6 +426,16 @@ fn a_re_sent_proposal_and_its_votes_are_not_taken_for_timing_manipulation() {
     soak_seed_passes(6_000_096);
 }
 
+/// Seeds 3000255 and 1000991: after the heal, the random schedule hands five (and six) views
+/// in a row to the two faulty validators of seven, each failing at full backoff; the liveness bound
+/// grows by one view timer for each such view, and commits resume with the first honest
+/// leader's view.
+#[test]
+fn a_run_of_faulty_leaders_after_a_heal_extends_the_liveness_bound_by_one_timer_each() {
+    soak_seed_passes(3_000_255);
+    soak_seed_passes(1_000_991);
+}
+
 /// The detection check can fail: with no host relaying to the chain, a double vote every
 /// honest node received is never banned, and the run fails naming the missed offence.
 #[test]

@@ -13,6 +13,7 @@ fn checker() -> Checker {
         (0..4).collect::<BTreeSet<u32>>(),
         None,
         1_000,
+        500,
     )
 }
 
@@ -71,10 +72,30 @@ fn conflicting_commits_are_reported() {
 
 #[test]
 fn a_stall_past_the_bound_is_reported() {
-    let mut c = Checker::new(vec![true; 4], (0..4).collect(), Some(0), 1_000);
+    let mut c = Checker::new(vec![true; 4], (0..4).collect(), Some(0), 1_000, 500);
     c.on_commit(500, 0, 1, [1; 32]);
     c.finish(1_400);
     assert!(c.violations.is_empty());
     c.finish(1_600);
     assert!(matches!(c.violations[..], [Violation::Liveness { .. }]));
+}
+
+#[test]
+fn each_view_led_by_a_faulty_validator_since_the_last_commit_adds_one_view_timer() {
+    let mut c = Checker::new(vec![true; 4], (0..4).collect(), Some(0), 1_000, 500);
+    // A faulty leader's view before the last commit buys nothing after it.
+    c.on_bad_leader_view(200);
+    c.on_commit(500, 0, 1, [1; 32]);
+    c.on_bad_leader_view(700);
+    c.on_bad_leader_view(1_200);
+    c.finish(2_500);
+    assert!(c.violations.is_empty(), "{:?}", c.violations);
+    c.finish(2_600);
+    assert!(matches!(
+        c.violations[..],
+        [Violation::Liveness {
+            since_us: 500,
+            bound_us: 2_000
+        }]
+    ));
 }

@@ -13,8 +13,11 @@
 //!   necessarily one node both) has its offender banned on chain within a bound of the later
 //!   of that delivery and the heal. Offences only faulty nodes received are not owed.
 //! - Liveness: once the faulty power is at most f and every partition and crash has healed,
-//!   some honest replica commits a new block within [`Checker::liveness_bound_us`], again and
-//!   again until the end of the run.
+//!   some honest replica commits a new block within [`Checker::liveness_bound_us`], plus one
+//!   view timer ([`Checker::bad_view_us`]) for each view since the last commit whose leader is
+//!   faulty or down, again and again until the end of the run. The schedule draws each view's
+//!   leader at random by weight, so a run of faulty leaders has no fixed length; the bound
+//!   grows with the run that happened and with nothing else.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -298,8 +301,15 @@ pub struct Checker {
     pub height: u64,
     /// When faults end (the last heal or restart), if faulty power is at most f.
     pub liveness_from_us: Option<u64>,
-    /// The longest the checker allows without an honest commit after faults end.
+    /// The longest the checker allows without an honest commit after faults end, before
+    /// views led by faulty or crashed validators.
     pub liveness_bound_us: u64,
+    /// What each view led by a faulty or crashed validator adds to the bound: one view timer
+    /// at full backoff.
+    pub bad_view_us: u64,
+    /// When honest replicas first entered each view led by a faulty or crashed validator,
+    /// since the last honest commit.
+    bad_views_at: Vec<u64>,
     last_commit_us: u64,
     first_commit_after_heal_us: Option<u64>,
 }
@@ -317,12 +327,14 @@ impl Checker {
     }
 
     /// A checker for a run whose honest nodes are marked in `honest_node`; liveness is checked
-    /// from `liveness_from_us` (if any) with `liveness_bound_us`.
+    /// from `liveness_from_us` (if any) with `liveness_bound_us`, plus `bad_view_us` for each
+    /// view led by a faulty or crashed validator ([`Checker::on_bad_leader_view`]).
     pub fn new(
         honest_node: Vec<bool>,
         honest_operator: BTreeSet<OperatorId>,
         liveness_from_us: Option<u64>,
         liveness_bound_us: u64,
+        bad_view_us: u64,
     ) -> Self {
         Self {
             honest_node,
@@ -337,6 +349,8 @@ impl Checker {
             height: 0,
             liveness_from_us,
             liveness_bound_us,
+            bad_view_us,
+            bad_views_at: Vec::new(),
             last_commit_us: 0,
             first_commit_after_heal_us: None,
         }
@@ -387,21 +401,39 @@ impl Checker {
         }
     }
 
+    /// Honest replicas entered, at `now`, a view whose leader is faulty or crashed (called once
+    /// per view).
+    pub fn on_bad_leader_view(&mut self, now: u64) {
+        self.bad_views_at.push(now);
+    }
+
+    /// The bound on a stretch without honest commits from `since` to `now`.
+    fn bound_us(&self, since: u64, now: u64) -> u64 {
+        let bad = self
+            .bad_views_at
+            .iter()
+            .filter(|at| (since..=now).contains(*at))
+            .count() as u64;
+        self.liveness_bound_us
+            .saturating_add(self.bad_view_us.saturating_mul(bad))
+    }
+
     fn on_progress(&mut self, now: u64) {
         if let Some(from) = self.liveness_from_us {
             if now >= from {
                 let since = self.last_commit_us.max(from);
-                if now - since > self.liveness_bound_us {
-                    self.liveness_failure(since);
+                let bound_us = self.bound_us(since, now);
+                if now - since > bound_us {
+                    self.liveness_failure(since, bound_us);
                 }
                 self.first_commit_after_heal_us.get_or_insert(now);
             }
         }
         self.last_commit_us = now;
+        self.bad_views_at.clear();
     }
 
-    fn liveness_failure(&mut self, since_us: u64) {
-        let bound_us = self.liveness_bound_us;
+    fn liveness_failure(&mut self, since_us: u64, bound_us: u64) {
         if !self
             .violations
             .iter()
@@ -416,8 +448,9 @@ impl Checker {
     pub fn finish(&mut self, now: u64) {
         if let Some(from) = self.liveness_from_us {
             let since = self.last_commit_us.max(from);
-            if now > since && now - since > self.liveness_bound_us {
-                self.liveness_failure(since);
+            let bound_us = self.bound_us(since, now);
+            if now > since && now - since > bound_us {
+                self.liveness_failure(since, bound_us);
             }
         }
     }

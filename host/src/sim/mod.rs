@@ -100,9 +100,10 @@ impl RunReport {
             Some(from) => {
                 let _ = writeln!(
                     s,
-                    "  liveness: checked from t={} ms, bound {} ms between honest commits",
+                    "  liveness: checked from t={} ms, bound {} ms between honest commits plus {} ms per view led by a faulty or crashed validator",
                     from / 1_000,
-                    self.liveness_bound_us / 1_000
+                    self.liveness_bound_us / 1_000,
+                    self.bad_view_us / 1_000
                 );
             }
             None => {

@@ -129,6 +129,8 @@ pub struct RunReport {
     pub liveness_from_us: Option<u64>,
     /// The liveness bound.
     pub liveness_bound_us: u64,
+    /// What each view led by a faulty or crashed validator adds to the liveness bound.
+    pub bad_view_us: u64,
     /// Whether the scenario expects a safety violation.
     pub expect_violation: bool,
     /// The height the scenario requires.
@@ -391,7 +393,13 @@ impl World {
             .filter(|op| !faulty_ops.contains(op))
             .collect();
         let honest_nodes: Vec<bool> = faulty_nodes.iter().map(|f| !f).collect();
-        let checker = Checker::new(honest_node, honest_ops, liveness_from_us, bound);
+        let checker = Checker::new(
+            honest_node,
+            honest_ops,
+            liveness_from_us,
+            bound,
+            timing.max_timeout_us(),
+        );
         let mut warden_error = None;
         let hosts = scenario.warden.as_ref().and_then(|spec| {
             Hosts::new(
@@ -685,6 +693,7 @@ impl World {
             crypto: self.ctx.stats(),
             liveness_from_us: self.checker.liveness_from_us,
             liveness_bound_us: self.checker.liveness_bound_us,
+            bad_view_us: self.checker.bad_view_us,
             expect_violation: self.scenario.expect.safety_violation,
             min_height: self.scenario.expect.min_height,
             warden,
@@ -874,6 +883,7 @@ impl World {
         if bad && self.bad_entries.len() < 4_096 {
             self.bad_views += 1;
             self.bad_entries.insert(view, (self.now, false));
+            self.checker.on_bad_leader_view(self.now);
         }
     }
 
@@ -1021,11 +1031,13 @@ pub fn evidence_bound_us(scenario: &Scenario) -> u64 {
 /// The longest view timers the liveness bound allows without a commit.
 pub const LIVENESS_TIMERS: u64 = 4;
 
-/// The liveness bound the checker states for a scenario: four of the longest view timers
-/// (views still at full backoff after a heal, then up to f failed views in a row led by
-/// faulty validators, each shorter once commits resume) plus forty of the slowest message
-/// delays (resynchronising views and running two phases). A 12 s soak run whose faults heal
-/// in its first half can exceed it.
+/// The liveness bound the checker states for a scenario, before views led by faulty or
+/// crashed validators (the checker adds one longest view timer for each such view since the
+/// last commit, since the schedule draws leaders at random and a run of faulty leaders has no
+/// fixed length): four of the longest view timers (views still at full backoff after a heal,
+/// resynchronising them, and an honest leader's view) plus forty of the slowest message
+/// delays (running two phases). A 12 s soak run whose faults heal in its first half can
+/// exceed it.
 pub fn liveness_bound_us(scenario: &Scenario) -> u64 {
     let timing = Timing {
         base_timeout_us: scenario.base_timeout_us,
