@@ -436,6 +436,39 @@ fn a_run_of_faulty_leaders_after_a_heal_extends_the_liveness_bound_by_one_timer_
     soak_seed_passes(1_000_991);
 }
 
+/// Seeds 7000726 and 9000678: after a failed view the next leader may wait for the highest
+/// lock before it proposes (the protocol's propose deadline), so its proposal comes late on
+/// purpose. Proposals are timed only after a certified view, and no honest leader is accused
+/// of timing manipulation for the wait.
+#[test]
+fn a_leader_waiting_for_the_highest_lock_after_a_failed_view_is_not_taken_for_timing_manipulation()
+{
+    soak_seed_passes(7_000_726);
+    soak_seed_passes(9_000_678);
+}
+
+/// Seed 8000168: a flooder sends forged certificates for the next view. They do not count as
+/// certifying it, so the five views in a row led by the other faulty validator, each failing
+/// at full backoff, extend the liveness bound, and the run passes.
+#[test]
+fn a_flooders_forged_certificates_do_not_hide_failed_faulty_views_from_the_liveness_bound() {
+    let seed = 8_000_168;
+    let mut scenario = Scenario::random(seed);
+    scenario.warden = Some(WardenSpec::default());
+    let report = run_with(&scenario, &FaultToleranceConfig::default(), None);
+    assert!(
+        report.passed(),
+        "seed {seed} failed\n{}",
+        report.summary(&warden_host::sim::soak_replay_command(seed, true))
+    );
+    assert!(
+        report.resumption.failed_views >= 5,
+        "seed {seed}: the faulty leaders' failed views were not counted ({} of {})",
+        report.resumption.failed_views,
+        report.resumption.bad_views
+    );
+}
+
 /// The detection check can fail: with no host relaying to the chain, a double vote every
 /// honest node received is never banned, and the run fails naming the missed offence.
 #[test]

@@ -566,8 +566,12 @@ impl World {
                                 &mut self.host_actions,
                             );
                         }
+                        // Only a certificate that verifies certifies its view: a flooder's
+                        // forged ones would otherwise hide the views its leaders fail.
                         if let Payload::Cert(c) = &*payload {
-                            if c.kind != warden_module::wire::CertificateKind::Timeout {
+                            if c.kind != warden_module::wire::CertificateKind::Timeout
+                                && self.ctx.check_certificate(c, c.kind)
+                            {
                                 self.on_certified(c.view);
                             }
                         }

@@ -529,6 +529,74 @@ mod tests {
         }
     }
 
+    /// Five validators seen by validator 0; proposals come 5 ms after this host enters a
+    /// view, but validator 4's come 60 ms late. With `after_failures`, the view before each
+    /// of 4's views fails (no certificate), so 4 may wait for the highest lock before it
+    /// proposes; otherwise every view is certified and 4's delay is its own.
+    fn late_leader_suspicions(after_failures: bool) -> Vec<Suspicion> {
+        let net = TestNetwork::new(11, 5);
+        let mut det = ByzantineDetector::new(0, DetectionConfig::default());
+        det.start_epoch(net.chain_id, net.set(), net.schedule());
+        let verifier = Ed25519Strict;
+        let mut out = Vec::new();
+        for view in 1..=120u64 {
+            let at = view * 100_000;
+            det.on_view(at, view, &mut out);
+            let leader = net.leader(view);
+            let proposal = net.proposal(leader, view, view as u8);
+            let Message::Proposal(p) = &proposal.message else {
+                unreachable!()
+            };
+            let hash: Hash = p.block.hash();
+            let delay = if leader == 4 { 60_000 } else { 5_000 };
+            if leader != 0 {
+                det.observe(
+                    at + delay,
+                    leader,
+                    Observed::Signed(&proposal),
+                    &verifier,
+                    &mut out,
+                );
+            }
+            let next_is_4 = net.leader(view + 1) == 4;
+            if !(after_failures && next_is_4) {
+                let cert = net.certificate(CertificateKind::Vote, view, hash, 0, &[0, 1, 2, 3]);
+                det.observe(
+                    at + 70_000,
+                    1,
+                    Observed::Certificate(&cert),
+                    &verifier,
+                    &mut out,
+                );
+            }
+        }
+        out.into_iter()
+            .filter_map(|f| match f {
+                Finding::Suspicion(s) => Some(s),
+                Finding::Evidence { .. } => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_proposal_after_a_failed_view_is_not_timed_for_timing_manipulation() {
+        let timing_of_4 = |found: &[Suspicion]| {
+            found
+                .iter()
+                .any(|s| s.accused == 4 && s.behaviour == Behaviour::TimingManipulation)
+        };
+        let found = late_leader_suspicions(false);
+        assert!(
+            timing_of_4(&found),
+            "a late leader after certified views: {found:?}"
+        );
+        let found = late_leader_suspicions(true);
+        assert!(
+            !timing_of_4(&found),
+            "a leader waiting after failed views: {found:?}"
+        );
+    }
+
     fn tier1_findings(certificates: &[Certificate], net: &TestNetwork) -> Vec<Evidence> {
         let mut det = ByzantineDetector::new(3, DetectionConfig::default());
         det.start_epoch(net.chain_id, net.set(), net.schedule());

@@ -404,6 +404,13 @@ impl Tier2 {
                 r.behind[peer] = true;
             }
         }
+        // A leader whose predecessor's view failed may wait for the highest lock before it
+        // proposes (the protocol's propose deadline): only a proposal that follows a certified
+        // view is due as soon as the leader enters, so only those are timed.
+        let after_certified = self
+            .views
+            .get(&view.saturating_sub(1))
+            .is_some_and(|r| r.certified);
         let Some(record) = self.record(view) else {
             return;
         };
@@ -426,7 +433,7 @@ impl Tier2 {
                         record.my_proposal = Some((p.block.hash(), at_us));
                     }
                     late = entered
-                        .filter(|_| !record.timed_out)
+                        .filter(|_| !record.timed_out && after_certified)
                         .map(|e| (LATE_PROPOSAL, at_us.saturating_sub(e)));
                 }
             }
