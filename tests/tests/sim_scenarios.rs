@@ -99,3 +99,30 @@ fn soak_random_scenarios() {
         report.failures.len()
     );
 }
+
+/// A soak over disjoint ranges on several threads reports each range exactly as a soak of
+/// that range alone does, and ranges that overlap are refused.
+#[test]
+fn a_soak_over_disjoint_ranges_on_threads_matches_each_range_run_alone() {
+    use warden_host::ft::FaultToleranceConfig;
+    use warden_host::sim::{soak_ranges, SoakKind};
+    let cfg = FaultToleranceConfig::default();
+    let firsts = [40, 1_000_000];
+    let reports = soak_ranges(SoakKind::WithinF, &firsts, 6, false, &cfg, 2, &|_, _| {})
+        .expect("disjoint ranges");
+    for (first, report) in firsts.iter().zip(&reports) {
+        let alone = soak(*first, 6, false, |_, _| {});
+        assert_eq!(report.runs, 6);
+        assert_eq!(
+            (report.height, report.with_faults, report.failures.len()),
+            (alone.height, alone.with_faults, alone.failures.len()),
+            "range from {first}"
+        );
+        assert_eq!(
+            report.by_behaviour, alone.by_behaviour,
+            "range from {first}"
+        );
+    }
+    let overlap = soak_ranges(SoakKind::WithinF, &[10, 14], 6, false, &cfg, 2, &|_, _| {});
+    assert!(overlap.is_err_and(|e| e.contains("overlap")));
+}

@@ -21,12 +21,16 @@ pub enum SimAction {
     /// Run many random scenarios (up to f faulty validators of every kind, Twins, lossy
     /// networks, partitions that heal, crashes that restart) and report every failing seed.
     Soak {
-        /// How many seeds.
+        /// How many seeds (in each range).
         #[arg(long, default_value_t = 100)]
         seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 1)]
-        first: u64,
+        /// The first seed of a range; give several (`--first 1000000 --first 2000000`, or
+        /// `--first 1000000,2000000`) to soak disjoint ranges and get a summary per range.
+        #[arg(long, default_value = "1", value_delimiter = ',', num_args = 1..)]
+        first: Vec<u64>,
+        /// Threads running scenarios in parallel (default: the machine's cores).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=256))]
+        jobs: Option<u64>,
         /// Run the fault-tolerance layer too (hosts detect, the embedded chain records,
         /// epochs rebuild the set); a run also fails if an honest validator is accused or
         /// isolated, or if a provable offence that honest nodes received is not banned on
@@ -77,6 +81,7 @@ pub fn run_action(
         SimAction::Soak {
             seeds,
             first,
+            jobs,
             warden,
             coalitions,
         } => {
@@ -85,21 +90,44 @@ pub fn run_action(
             } else {
                 super::SoakKind::WithinF
             };
-            let last = first.saturating_add(seeds).saturating_sub(1);
-            let report = super::soak_kind(kind, first, seeds, warden, cfg, |seed, run| {
+            let jobs = jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, usize::from),
+                |j| j as usize,
+            );
+            let total = seeds.saturating_mul(first.len() as u64);
+            let done = std::sync::atomic::AtomicU64::new(0);
+            let progress = |seed: u64, run: &super::world::RunReport| {
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 if !run.passed() {
                     eprintln!("seed {seed}: FAIL");
-                } else if (seed - first + 1) % 25 == 0 || seed == last {
-                    eprintln!("seed {seed}: {} of {seeds} run", seed - first + 1);
+                } else if n.is_multiple_of(25) || n == total {
+                    eprintln!("soak: {n} of {total} seeds run");
                 }
-            });
-            let mut out = format!(
-                "soak: {} seeds from {first}, {} with faulty validators, {} failures, total committed height {}\n",
-                report.runs,
-                report.with_faults,
-                report.failures.len(),
-                report.height
-            );
+            };
+            let reports = super::soak_ranges(kind, &first, seeds, warden, cfg, jobs, &progress)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = String::new();
+            let mut all = super::SoakReport::default();
+            for (start, report) in first.iter().zip(reports) {
+                out.push_str(&format!(
+                    "soak: {} seeds from {start}, {} with faulty validators, {} failures, total committed height {}\n",
+                    report.runs,
+                    report.with_faults,
+                    report.failures.len(),
+                    report.height
+                ));
+                all.merge(report);
+            }
+            if first.len() > 1 {
+                out.push_str(&format!(
+                    "soak: {} seeds in {} ranges, {} with faulty validators, {} failures\n",
+                    all.runs,
+                    first.len(),
+                    all.with_faults,
+                    all.failures.len()
+                ));
+            }
+            let report = all;
             if coalitions {
                 out.push_str(&format!(
                     "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}; honest validators accused by Tier 2 (no guarantee above f): {}\n",

@@ -255,6 +255,27 @@ pub struct BehaviourTally {
 }
 
 impl SoakReport {
+    /// Adds `other`'s runs (a disjoint set of seeds) to this report.
+    pub fn merge(&mut self, other: SoakReport) {
+        self.runs += other.runs;
+        self.failures.extend(other.failures);
+        self.failures.sort_by_key(|(seed, _)| *seed);
+        self.height += other.height;
+        self.with_faults += other.with_faults;
+        self.forks += other.forks;
+        self.accountable += other.accountable;
+        self.honest_culprits += other.honest_culprits;
+        self.honest_accused += other.honest_accused;
+        for (name, t) in other.by_behaviour {
+            let mine = self.by_behaviour.entry(name).or_default();
+            mine.runs += t.runs;
+            mine.failures += t.failures;
+            mine.false_accusations += t.false_accusations;
+            mine.missed_offences += t.missed_offences;
+            mine.stalls += t.stalls;
+        }
+    }
+
     /// The per-behaviour table of the soak, one line per behaviour.
     pub fn behaviour_table(&self) -> String {
         let mut s = format!(
@@ -296,6 +317,76 @@ pub enum SoakKind {
     /// [`Scenario::random_coalition`]: coalitions above f that fork the chain; every fork
     /// must end accountable.
     Coalitions,
+}
+
+/// Seeds per unit of work in [`soak_ranges`]: small enough to spread over the threads, large
+/// enough that a range's progress is readable.
+const SOAK_CHUNK: u64 = 50;
+
+/// A soak of `kind` over `count` seeds from each of `firsts` (disjoint ranges), on `jobs`
+/// threads, each running whole scenarios; `progress` is called after each run (from any
+/// thread). Returns one report per range, in the order of `firsts`.
+///
+/// # Errors
+/// Ranges that overlap, or `jobs` of zero.
+pub fn soak_ranges(
+    kind: SoakKind,
+    firsts: &[u64],
+    count: u64,
+    warden: bool,
+    cfg: &crate::ft::FaultToleranceConfig,
+    jobs: usize,
+    progress: &(dyn Fn(u64, &RunReport) + Sync),
+) -> Result<Vec<SoakReport>, String> {
+    if jobs == 0 {
+        return Err("jobs must be at least 1".into());
+    }
+    let mut sorted: Vec<u64> = firsts.to_vec();
+    sorted.sort_unstable();
+    if let Some(w) = sorted
+        .windows(2)
+        .find(|w| w[0].saturating_add(count) > w[1])
+    {
+        return Err(format!(
+            "the ranges from {} and {} overlap ({count} seeds each)",
+            w[0], w[1]
+        ));
+    }
+    let mut chunks = Vec::new();
+    for (range, first) in firsts.iter().enumerate() {
+        let mut at = 0;
+        while at < count {
+            let n = SOAK_CHUNK.min(count - at);
+            chunks.push((range, first.saturating_add(at), n));
+            at += n;
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(chunks.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&(range, first, n)) = chunks.get(i) else {
+                    break;
+                };
+                let report =
+                    soak_kind(kind, first, n, warden, cfg, |seed, run| progress(seed, run));
+                results
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((range, report));
+            });
+        }
+    });
+    let mut reports: Vec<SoakReport> = firsts.iter().map(|_| SoakReport::default()).collect();
+    for (range, report) in results
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        reports[range].merge(report);
+    }
+    Ok(reports)
 }
 
 /// Runs [`Scenario::random`] for `count` seeds from `first` (with the fault-tolerance layer
