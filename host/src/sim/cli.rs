@@ -107,27 +107,26 @@ pub fn run_action(
             let reports = super::soak_ranges(kind, &first, seeds, warden, cfg, jobs, &progress)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut out = String::new();
-            let mut all = super::SoakReport::default();
-            for (start, report) in first.iter().zip(reports) {
+            let mut report = super::SoakReport::default();
+            for (start, range) in first.iter().zip(reports) {
                 out.push_str(&format!(
                     "soak: {} seeds from {start}, {} with faulty validators, {} failures, total committed height {}\n",
-                    report.runs,
-                    report.with_faults,
-                    report.failures.len(),
-                    report.height
+                    range.runs,
+                    range.with_faults,
+                    range.failures.len(),
+                    range.height
                 ));
-                all.merge(report);
+                report.merge(range);
             }
             if first.len() > 1 {
                 out.push_str(&format!(
                     "soak: {} seeds in {} ranges, {} with faulty validators, {} failures\n",
-                    all.runs,
+                    report.runs,
                     first.len(),
-                    all.with_faults,
-                    all.failures.len()
+                    report.with_faults,
+                    report.failures.len()
                 ));
             }
-            let report = all;
             if coalitions {
                 out.push_str(&format!(
                     "  forks: {} runs broke safety, {} ended with more than a third of the power proven guilty on chain; honest culprits: {}; honest validators accused by Tier 2 (no guarantee above f): {}\n",

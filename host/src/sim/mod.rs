@@ -370,8 +370,7 @@ pub fn soak_ranges(
                 let Some(&(range, first, n)) = chunks.get(i) else {
                     break;
                 };
-                let report =
-                    soak_kind(kind, first, n, warden, cfg, |seed, run| progress(seed, run));
+                let report = soak_kind(kind, first, n, warden, cfg, progress);
                 results
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)

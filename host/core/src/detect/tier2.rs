@@ -407,10 +407,11 @@ impl Tier2 {
         // A leader whose predecessor's view failed may wait for the highest lock before it
         // proposes (the protocol's propose deadline): only a proposal that follows a certified
         // view is due as soon as the leader enters, so only those are timed.
-        let after_certified = self
-            .views
-            .get(&view.saturating_sub(1))
-            .is_some_and(|r| r.certified);
+        let after_certified = matches!(message, Message::Proposal(_))
+            && self
+                .views
+                .get(&view.saturating_sub(1))
+                .is_some_and(|r| r.certified);
         let Some(record) = self.record(view) else {
             return;
         };
