@@ -17,6 +17,7 @@ pub mod fixtures;
 pub mod forensics_cli;
 pub mod ft;
 pub mod ft_bench;
+pub mod http;
 pub mod logging;
 pub mod sim;
 pub mod simulate;

@@ -71,6 +71,11 @@ enum Command {
         #[command(subcommand)]
         action: CosmwasmAction,
     },
+    /// A relayer beside a chain node: accept evidence and accusations from validators' hosts
+    /// over HTTP (`POST /evidence`), re-verify each with the module's own code, keep it on disk
+    /// (a kill -9 loses nothing) and submit it to the node in batches with bounded retries,
+    /// signed with the relayer's key. `GET /status` reports the queue and what was settled.
+    Relay(warden_host::ft::relay_server::Options),
     /// The fault-tolerance layer: its benchmark.
     Ft {
         #[command(subcommand)]
@@ -194,6 +199,7 @@ fn main() -> ExitCode {
                 },
         } => warden_host::cosmwasm::write_contract(&out, in_contract_verify)
             .map(|line| print!("{line}")),
+        Command::Relay(options) => warden_host::ft::relay_server::run(&options, &config.relayer),
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
         } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),

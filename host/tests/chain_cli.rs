@@ -1,6 +1,8 @@
 //! The `warden chain` command line: init from the sample genesis, submit, query, block and tx
 //! on a data directory and through a running node.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,15 +21,7 @@ fn warden(args: &[&str]) -> String {
 }
 
 fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "warden-cli-{label}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    support::temp_dir(&format!("cli-{label}"))
 }
 
 fn sample_genesis() -> PathBuf {

@@ -1,6 +1,8 @@
 //! Crash safety of the chain runtime: the `warden` binary is killed with SIGKILL at random
 //! points while it produces blocks, and every restart finds whole blocks only.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,15 +25,7 @@ impl Rng {
 }
 
 fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "warden-crash-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    dir
+    support::temp_dir("crash")
 }
 
 #[test]

@@ -50,6 +50,11 @@ impl Client {
         }
     }
 
+    /// The same client with another time limit on connecting, each write and each read.
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        Self { timeout, ..self }
+    }
+
     /// `GET path`.
     pub fn get(&self, path: &str) -> anyhow::Result<Reply> {
         self.request("GET", path, None)

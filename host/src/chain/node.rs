@@ -28,17 +28,14 @@
 //! height from every commit to the waiting requests), and whose `next` is the height to ask
 //! from next.
 
-use std::future::IntoFuture;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode};
-use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use axum::http::Method;
+use axum::response::Response;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -49,16 +46,12 @@ use super::block::{Block, TxRecord, TxStatus};
 use super::envelope::{EnvelopeError, MAX_ENVELOPE_BYTES};
 use super::mempool::MempoolError;
 use super::{now_ms, Chain, SubmitError};
+pub use crate::http::REQUEST_TIMEOUT;
+use crate::http::{error, hex_field, read_body, read_json, respond, Reply, SHUTDOWN_GRACE};
 use crate::wasm::CallError;
 
 /// The largest request body: an envelope of the largest size in hex, inside JSON.
 pub const MAX_BODY_BYTES: usize = 2 * MAX_ENVELOPE_BYTES + 1024;
-
-/// The most time a request may take, from its headers to its answer (a slower client gets 408).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// How long a stopping node waits for the requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
 /// The longest `GET /events` waits for a block, below [`REQUEST_TIMEOUT`].
 pub const MAX_EVENTS_WAIT: Duration = Duration::from_secs(8);
@@ -68,17 +61,6 @@ pub const MAX_EVENT_BLOCKS: usize = 100;
 
 /// The most blocks one `GET /events` answer looks through, with transactions or without.
 pub const MAX_EVENT_SCAN: u64 = 10_000;
-
-/// A body over the limit is still read to its end, up to this many bytes, so that the client
-/// receives its 413 rather than a reset connection; a larger one is cut off.
-const DRAIN_LIMIT: usize = 8 * MAX_BODY_BYTES;
-
-/// A response: status and JSON body.
-type Reply = (u16, Value);
-
-fn error(status: u16, message: impl std::fmt::Display) -> Reply {
-    (status, json!({ "error": message.to_string() }))
-}
 
 /// The JSON form of a block.
 pub fn block_json(block: &Block) -> Value {
@@ -289,41 +271,15 @@ fn produce_blocks(
 }
 
 async fn serve(listener: TcpListener, core: Shared, stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    let app = axum::Router::new().fallback(handle).with_state(core).layer(
-        tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ),
-    );
-    let signal = stop.clone();
-    let stopped = async move {
-        while !signal.load(Ordering::SeqCst) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .into_future(),
-    );
-    while !stop.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    // Requests in flight get a moment to finish; a connection still open after it (a client
-    // that never completes its request) is dropped with the runtime.
-    if let Ok(joined) = tokio::time::timeout(SHUTDOWN_GRACE, server).await {
-        joined.map_err(|e| anyhow::anyhow!("the server task: {e}"))??;
-    }
-    Ok(())
+    let app = axum::Router::new().fallback(handle).with_state(core);
+    crate::http::serve(listener, app, stop).await
 }
 
 /// One request: its body read here, in its own task, then its work done under the lock on a
 /// blocking thread.
 async fn handle(State(core): State<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let reply = match read_body(&parts.headers, body).await {
+    let reply = match read_body(&parts.headers, body, MAX_BODY_BYTES).await {
         Ok(_) if parts.method == Method::GET && parts.uri.path() == "/events" => {
             match EventsRequest::parse(parts.uri.query().unwrap_or("")) {
                 Ok(request) => events(&core, request).await,
@@ -337,13 +293,7 @@ async fn handle(State(core): State<Shared>, request: Request) -> Response {
         .unwrap_or_else(|reply| reply),
         Err(reply) => reply,
     };
-    let status = StatusCode::from_u16(reply.0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        reply.1.to_string(),
-    )
-        .into_response()
+    respond(reply)
 }
 
 /// Runs `work` on the chain under the lock, on a blocking thread, and exports the metrics after
@@ -446,41 +396,6 @@ async fn events(core: &Shared, request: EventsRequest) -> Reply {
     }
 }
 
-/// The body, at most [`MAX_BODY_BYTES`]; a longer one is read on to [`DRAIN_LIMIT`] and
-/// dropped, and answered 413.
-async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Reply> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    let over = |len: usize| {
-        error(
-            413,
-            format!("body of {len} bytes or more, over the limit of {MAX_BODY_BYTES}"),
-        )
-    };
-    if let Some(len) = declared.filter(|&len| len > DRAIN_LIMIT) {
-        return Err(over(len));
-    }
-    let mut kept = Vec::new();
-    let mut seen = 0usize;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| error(400, format!("reading the body: {e}")))?;
-        seen = seen.saturating_add(chunk.len());
-        if seen > DRAIN_LIMIT {
-            return Err(over(seen));
-        }
-        if seen <= MAX_BODY_BYTES {
-            kept.extend_from_slice(&chunk);
-        }
-    }
-    if seen > MAX_BODY_BYTES {
-        return Err(over(seen));
-    }
-    Ok(kept)
-}
-
 impl Core {
     /// Produces a block now and tells the waiting `GET /events` requests.
     fn produce(&mut self) -> anyhow::Result<super::block::Header> {
@@ -522,18 +437,6 @@ impl Core {
             &[],
             self.requests as f64,
         );
-    }
-
-    fn read_json(body: &[u8]) -> Result<Value, Reply> {
-        serde_json::from_slice(body).map_err(|e| error(400, format!("malformed JSON: {e}")))
-    }
-
-    fn hex_field(body: &Value, field: &str) -> Result<Vec<u8>, Reply> {
-        let text = body
-            .get(field)
-            .and_then(Value::as_str)
-            .ok_or_else(|| error(400, format!("missing string field {field:?}")))?;
-        hex::decode(text).map_err(|e| error(400, format!("{field}: not hex: {e}")))
     }
 
     fn route(&mut self, method: &Method, url: &str, body: &[u8]) -> Reply {
@@ -580,8 +483,8 @@ impl Core {
     }
 
     fn submit(&mut self, body: &[u8]) -> Result<Reply, Reply> {
-        let body = Self::read_json(body)?;
-        let bytes = Self::hex_field(&body, "envelope")?;
+        let body = read_json(body)?;
+        let bytes = hex_field(&body, "envelope")?;
         match self.chain.submit(&bytes) {
             Ok(hash) => Ok((200, json!({ "hash": hex::encode(hash) }))),
             Err(e) => {
@@ -604,8 +507,8 @@ impl Core {
     }
 
     fn query(&mut self, body: &[u8]) -> Result<Reply, Reply> {
-        let body = Self::read_json(body)?;
-        let bytes = Self::hex_field(&body, "query")?;
+        let body = read_json(body)?;
+        let bytes = hex_field(&body, "query")?;
         let outcome = self
             .chain
             .query(&bytes)

@@ -14,6 +14,7 @@
 pub mod manager;
 pub mod metrics;
 pub mod relay;
+pub mod relay_server;
 
 pub use warden_core::{config, detect, forensics, host, monitor, recovery, wire};
 pub use warden_core::{ByzantineDetector, FaultToleranceConfig, ValidatorHost};

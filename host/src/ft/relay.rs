@@ -96,7 +96,12 @@ pub struct QueuedItem {
 impl QueuedItem {
     /// The item's id.
     pub fn id(&self) -> ItemId {
-        Sha256::digest(&self.payload).into()
+        Self::id_of(&self.payload)
+    }
+
+    /// The id of an item with this payload.
+    pub fn id_of(payload: &[u8]) -> ItemId {
+        Sha256::digest(payload).into()
     }
 }
 
@@ -172,7 +177,7 @@ impl RelayQueue {
         label: &str,
         detected_at_ms: u64,
     ) -> Result<bool, RelayError> {
-        let id: ItemId = Sha256::digest(payload).into();
+        let id = QueuedItem::id_of(payload);
         if self.index.contains_key(&id) {
             return Ok(false);
         }
@@ -751,8 +756,18 @@ impl EvidenceCollector {
             return Err(RelayError::NotRelayable);
         }
         reverify(msg, view).map_err(RelayError::Refused)?;
-        let payload = borsh::to_vec(msg)?;
-        if self.queue.push(&payload, label, now_ms)? {
+        self.enqueue(&borsh::to_vec(msg)?, label, now_ms)
+    }
+
+    /// Queues, durably, a payload that was re-verified already (by [`collect`](Self::collect),
+    /// or by a relayer process when it accepted the payload into its inbox).
+    pub fn enqueue(
+        &mut self,
+        payload: &[u8],
+        label: &str,
+        detected_at_ms: u64,
+    ) -> Result<Collected, RelayError> {
+        if self.queue.push(payload, label, detected_at_ms)? {
             Ok(Collected::Queued)
         } else {
             Ok(Collected::Duplicate)

@@ -1,0 +1,302 @@
+//! `warden relay` as a process beside a `warden chain serve` process: evidence posted to the
+//! relayer lands on chain once, signed by the relayer; bad requests are refused with a reason
+//! while it keeps serving; a SIGKILL with evidence not yet submitted loses nothing.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use warden_host::chain::client::Client;
+use warden_host::chain::genesis::GenesisFile;
+use warden_host::chain::Chain;
+use warden_host::testkit::TestNetwork;
+use warden_module::msg::Msg;
+
+/// Every wait in these tests ends by this.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn temp_dir(label: &str) -> PathBuf {
+    support::temp_dir(&format!("relay-{label}"))
+}
+
+/// A `warden` process, killed (SIGKILL) when dropped; its standard error is kept for failure
+/// messages.
+struct Proc {
+    child: Child,
+    addr: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Proc {
+    /// Starts `warden args` and waits for the first line of standard error that names an
+    /// address after `marker` (the processes print theirs once they listen).
+    fn start(args: &[&str], marker: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the warden binary starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let mut first = String::new();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let _ = child.kill();
+                panic!("warden {args:?} ended before listening: {first}");
+            };
+            first.push_str(&line);
+            first.push('\n');
+            if let Some(rest) = line.split(marker).nth(1) {
+                break rest
+                    .split_whitespace()
+                    .next()
+                    .expect("an address")
+                    .to_string();
+            }
+        };
+        let stderr = Arc::new(Mutex::new(first));
+        let kept = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+                kept.push_str(&line);
+                kept.push('\n');
+            }
+        });
+        Self {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn client(&self) -> Client {
+        Client::new(self.addr.parse().expect("a socket address")).with_timeout(WAIT)
+    }
+
+    fn log(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// SIGKILL: no destructor, no flush, no clean shutdown.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve_chain(data: &Path, listen: &str) -> Proc {
+    Proc::start(
+        &[
+            "chain",
+            "serve",
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--listen",
+            listen,
+            "--block-interval-ms",
+            "100",
+        ],
+        " on http://",
+    )
+}
+
+fn relay(data: &Path, node: &str) -> Proc {
+    Proc::start(
+        &[
+            "relay",
+            "--node",
+            node,
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--listen",
+            "127.0.0.1:0",
+            "--key-seed",
+            "3000000",
+        ],
+        " from http://",
+    )
+}
+
+fn evidence_body(msg: &Msg) -> Value {
+    json!({ "msg": hex::encode(borsh::to_vec(msg).expect("encodes")) })
+}
+
+/// The `EvidenceAccepted` events on chain against `operator`, with their reporters.
+fn accepted_against(node: &Client, operator: u32) -> Vec<String> {
+    let events = node.events(0, Duration::ZERO).expect("the events");
+    let mut reporters = Vec::new();
+    for block in events["blocks"].as_array().expect("blocks") {
+        for tx in block["txs"].as_array().expect("txs") {
+            for event in tx["events"].as_array().expect("events") {
+                let accepted = &event["EvidenceAccepted"];
+                if accepted["offence"]["operator"].as_u64() == Some(u64::from(operator)) {
+                    reporters.push(accepted["reporter"].to_string());
+                }
+            }
+        }
+    }
+    reporters
+}
+
+/// Waits until the relayer's status says `field` reached `at_least`.
+fn wait_status(relay: &Proc, field: &str, at_least: u64) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = relay.client().get("/status").expect("an answer").body;
+        if status[field].as_u64().unwrap_or(0) >= at_least {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{field} did not reach {at_least} within {WAIT:?}: {status}\n{}",
+            relay.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn setup(label: &str) -> (PathBuf, TestNetwork) {
+    let dir = temp_dir(label);
+    let network = TestNetwork::new(7, 7);
+    let genesis = GenesisFile::from_network(&network, 1_700_000_000_000);
+    drop(Chain::init(&genesis, &dir.join("chain")).expect("the chain initialises"));
+    (dir, network)
+}
+
+#[test]
+fn evidence_posted_to_the_relayer_lands_on_chain_once_signed_by_the_relayer() {
+    let (dir, network) = setup("lands");
+    let node = serve_chain(&dir.join("chain"), "127.0.0.1:0");
+    let relay = relay(&dir.join("relay"), &node.addr);
+    let msg = Msg::SubmitEvidence(network.double_vote(1, 5));
+    let reply = relay
+        .client()
+        .post("/evidence", &evidence_body(&msg))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{}\n{}", reply.body, relay.log());
+    assert_eq!(reply.body["queued"], json!(true), "{}", reply.body);
+    let status = wait_status(&relay, "included", 1);
+    // Posting it again after its inclusion is harmless: the chain records the offence once.
+    let again = relay
+        .client()
+        .post("/evidence", &evidence_body(&msg))
+        .expect("an answer");
+    assert_eq!(again.status, 200, "{}", again.body);
+    wait_status(&relay, "already_on_chain", 1);
+    let reporters = accepted_against(&node.client(), 1);
+    let account = status["account"].as_str().expect("the relayer's account");
+    assert_eq!(reporters.len(), 1, "{reporters:?}");
+    assert!(reporters[0].contains(account), "{reporters:?} vs {account}");
+    drop((relay, node));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_relayer_refuses_malformed_oversized_and_forged_requests_and_keeps_serving() {
+    let (dir, network) = setup("refuses");
+    let node = serve_chain(&dir.join("chain"), "127.0.0.1:0");
+    let relay = relay(&dir.join("relay"), &node.addr);
+    let client = relay.client();
+    let mut forged = network.double_vote(2, 5);
+    if let warden_module::evidence::Evidence::DoubleVote { first, .. } = &mut forged {
+        first.signature.0[0] ^= 1;
+    }
+    let not_relayable = Msg::FinaliseSlashing { id: 0 };
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("not JSON", b"{".to_vec(), 400),
+        ("no msg field", b"{}".to_vec(), 400),
+        ("msg not hex", br#"{"msg": "zz"}"#.to_vec(), 400),
+        (
+            "msg not a module message",
+            br#"{"msg": "ff00"}"#.to_vec(),
+            400,
+        ),
+        (
+            "a message that is not evidence",
+            evidence_body(&not_relayable).to_string().into_bytes(),
+            400,
+        ),
+        (
+            "a forged signature",
+            evidence_body(&Msg::SubmitEvidence(forged))
+                .to_string()
+                .into_bytes(),
+            422,
+        ),
+        (
+            "a body over the limit",
+            vec![b' '; warden_host::ft::relay_server::MAX_BODY_BYTES + 1],
+            413,
+        ),
+    ];
+    for (what, body, expected) in cases {
+        let reply = client.post_raw("/evidence", &body).expect("an answer");
+        assert_eq!(reply.status, expected, "{what}: {}", reply.body);
+        assert!(reply.body["error"].is_string(), "{what}: {}", reply.body);
+    }
+    assert_eq!(client.get("/nowhere").expect("an answer").status, 404);
+    assert_eq!(client.get("/evidence").expect("an answer").status, 405);
+    let status = client.get("/status").expect("still serving");
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.body["inbox"], json!(0), "{}", status.body);
+    assert_eq!(status.body["queued"], json!(0), "{}", status.body);
+    let log = relay.log();
+    assert!(
+        log.contains("refused POST /evidence (422)") && log.contains("BadSignature"),
+        "{log}"
+    );
+    drop((relay, node));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_sigkilled_relayer_loses_no_evidence_it_accepted() {
+    let (dir, network) = setup("sigkill");
+    let node = serve_chain(&dir.join("chain"), "127.0.0.1:0");
+    let node_addr = node.addr.clone();
+    let relay_data = dir.join("relay");
+    let first = relay(&relay_data, &node_addr);
+    // One accepted while the chain node is up: the relayer learns epoch 0's validator set.
+    let warm = Msg::SubmitEvidence(network.double_vote(1, 5));
+    let reply = first
+        .client()
+        .post("/evidence", &evidence_body(&warm))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    wait_status(&first, "included", 1);
+    // The chain node goes away; the relayer still accepts evidence it can check, but cannot
+    // submit it. Then the relayer is killed too.
+    node.kill();
+    let pending = Msg::SubmitEvidence(network.double_vote(2, 6));
+    let reply = first
+        .client()
+        .post("/evidence", &evidence_body(&pending))
+        .expect("an answer");
+    assert_eq!(reply.status, 200, "{}\n{}", reply.body, first.log());
+    first.kill();
+    // Both come back on the same data: the evidence lands, once.
+    let node = serve_chain(&dir.join("chain"), &node_addr);
+    let second = relay(&relay_data, &node.addr);
+    wait_status(&second, "included", 1);
+    assert_eq!(accepted_against(&node.client(), 2).len(), 1);
+    assert_eq!(accepted_against(&node.client(), 1).len(), 1);
+    drop((second, node));
+    let _ = std::fs::remove_dir_all(&dir);
+}
