@@ -300,3 +300,51 @@ fn a_sigkilled_relayer_loses_no_evidence_it_accepted() {
     drop((second, node));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_host_without_a_chain_account_relays_evidence_through_the_relayer() {
+    use warden_host::ft::manager::RelayLink;
+    use warden_host::ft::{FaultToleranceConfig, FaultToleranceManager, WardenManager};
+    let (dir, network) = setup("host");
+    let node = serve_chain(&dir.join("chain"), "127.0.0.1:0");
+    let relay = relay(&dir.join("relay"), &node.addr);
+    let link = RelayLink::new(node.client(), network.chain_id, relay.client());
+    let mut manager = WardenManager::open(
+        FaultToleranceConfig::default(),
+        &dir.join("host"),
+        0,
+        warden_host::testkit::key(0),
+        link,
+    )
+    .expect("the manager opens over the node and the relayer");
+    let evidence = network.double_vote(3, 9);
+    let started = Instant::now();
+    let receipt = manager
+        .submit_evidence_for_slashing(&evidence, 0)
+        .expect("re-verified and handed to the relayer");
+    // The host's queue settles the item once the relayer reports it included on chain.
+    let mut included = receipt.tick.included.len();
+    while included == 0 {
+        assert!(
+            started.elapsed() < WAIT,
+            "not included within {WAIT:?}\n{}",
+            relay.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        let now_us = started.elapsed().as_micros() as u64;
+        included += manager.tick(now_us).included.len();
+    }
+    assert_eq!(manager.relayer().pending_len(), 0);
+    let reporters = accepted_against(&node.client(), 3);
+    let account = wait_status(&relay, "included", 1)["account"]
+        .as_str()
+        .expect("the relayer's account")
+        .to_string();
+    assert_eq!(reporters.len(), 1, "{reporters:?}");
+    assert!(
+        reporters[0].contains(&account),
+        "{reporters:?} vs {account}"
+    );
+    drop((relay, node));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,8 +42,8 @@ use crate::ft::monitor::{Anomaly, FailurePrediction, HealthMonitor, HealthReport
 use crate::ft::recovery::{PartitionInfo, StuckView};
 use crate::ft::relay::{
     describe, relay_dir, reverify, ChainView, Collected, EmbeddedSubmitter, EvidenceCollector,
-    HttpChainView, HttpSubmitter, Inclusion, ItemId, RelayError, SubmitFailure, Submitter,
-    TickReport, TxRef,
+    HttpChainView, HttpSubmitter, Inclusion, ItemId, RelayError, RelaySubmitter, SubmitFailure,
+    Submitter, TickReport, TxRef,
 };
 use crate::ft::wire::HostMessage;
 
@@ -240,29 +240,67 @@ impl ChainLink for HttpLink {
     }
 
     fn query(&self, query: &Query) -> Result<QueryResponse> {
-        let body = serde_json::json!({ "query": hex::encode(encode_query(query)?) });
-        let reply = self
-            .view
-            .client
-            .post("/query", &body)
-            .map_err(|e| FaultError::Chain(format!("{e:#}")))?;
-        if reply.status != 200 {
-            return Err(FaultError::Chain(format!(
-                "the node answered {} to {}: {}",
-                reply.status,
-                query_name(query),
-                reply.body
-            )));
+        http_query(&self.view.client, query)
+    }
+}
+
+/// A module query over a node's `POST /query`.
+fn http_query(client: &Client, query: &Query) -> Result<QueryResponse> {
+    let body = serde_json::json!({ "query": hex::encode(encode_query(query)?) });
+    let reply = client
+        .post("/query", &body)
+        .map_err(|e| FaultError::Chain(format!("{e:#}")))?;
+    if reply.status != 200 {
+        return Err(FaultError::Chain(format!(
+            "the node answered {} to {}: {}",
+            reply.status,
+            query_name(query),
+            reply.body
+        )));
+    }
+    let bytes = reply
+        .body
+        .get("response")
+        .and_then(|r| r.as_str())
+        .and_then(|r| hex::decode(r).ok())
+        .ok_or(FaultError::UnexpectedResponse {
+            query: query_name(query),
+        })?;
+    decode_response(query, &bytes)
+}
+
+/// A node's HTTP API for reads and a `warden relay` process for submissions
+/// ([`RelaySubmitter`]): the host holds no chain account.
+#[derive(Debug)]
+pub struct RelayLink {
+    view: HttpChainView,
+    submitter: RelaySubmitter,
+}
+
+impl RelayLink {
+    /// Reads from the node `node` of chain `chain_id`, hands evidence to the relayer `relay`.
+    pub fn new(node: Client, chain_id: u64, relay: Client) -> Self {
+        Self {
+            view: HttpChainView {
+                client: node,
+                chain_id,
+            },
+            submitter: RelaySubmitter { client: relay },
         }
-        let bytes = reply
-            .body
-            .get("response")
-            .and_then(|r| r.as_str())
-            .and_then(|r| hex::decode(r).ok())
-            .ok_or(FaultError::UnexpectedResponse {
-                query: query_name(query),
-            })?;
-        decode_response(query, &bytes)
+    }
+}
+
+impl ChainLink for RelayLink {
+    fn view(&self) -> &dyn ChainView {
+        &self.view
+    }
+
+    fn submitter(&mut self) -> &mut dyn Submitter {
+        &mut self.submitter
+    }
+
+    fn query(&self, query: &Query) -> Result<QueryResponse> {
+        http_query(&self.view.client, query)
     }
 }
 

@@ -670,6 +670,71 @@ impl Submitter for HttpSubmitter {
     }
 }
 
+/// Hands payloads to a `warden relay` process (`POST /evidence`, `GET /evidence/<id>`, see
+/// [`crate::ft::relay_server`]), which re-verifies, queues and submits them with its own key:
+/// a host that relays this way holds no chain account. An item counts as included once the
+/// relayer reports it included; an id the relayer no longer knows (it restarted) reads as
+/// pending, so the item is posted again after the backoff, which is harmless.
+#[derive(Clone, Copy, Debug)]
+pub struct RelaySubmitter {
+    /// The relayer.
+    pub client: Client,
+}
+
+impl Submitter for RelaySubmitter {
+    fn submit(&mut self, payload: &[u8]) -> Result<TxRef, SubmitFailure> {
+        let body = json!({ "msg": hex::encode(payload) });
+        let reply = self.client.post("/evidence", &body).map_err(transient)?;
+        match reply.status {
+            200 => Ok(TxRef {
+                hash: QueuedItem::id_of(payload),
+            }),
+            // The relayer could not check it yet (its chain node is away, an epoch not yet
+            // known) or its inbox is full: try again later.
+            422 if reply.body.get("code").and_then(|c| c.as_u64())
+                == Some(u64::from(Error::UnknownEpoch { epoch: 0 }.code())) =>
+            {
+                Err(transient(format!(
+                    "the relayer answered 422: {}",
+                    reply.body
+                )))
+            }
+            status => Err(http_failure(status, &reply.body)),
+        }
+    }
+
+    fn inclusion(&mut self, tx: &TxRef) -> Result<Inclusion, SubmitFailure> {
+        let reply = self
+            .client
+            .get(&format!("/evidence/{}", hex::encode(tx.hash)))
+            .map_err(transient)?;
+        if reply.status == 404 {
+            return Ok(Inclusion::Pending);
+        }
+        if reply.status != 200 {
+            return Err(http_failure(reply.status, &reply.body));
+        }
+        let body = &reply.body;
+        let error = body
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(str::to_string);
+        match body.get("state").and_then(|s| s.as_str()) {
+            Some("waiting") => Ok(Inclusion::Pending),
+            Some("included") => Ok(Inclusion::Included {
+                height: body.get("height").and_then(|h| h.as_u64()).unwrap_or(0),
+                accepted: body.get("accepted").and_then(|a| a.as_bool()) == Some(true),
+                error,
+            }),
+            Some("given_up") => Err(transient(format!(
+                "the relayer gave up: {}",
+                error.unwrap_or_default()
+            ))),
+            _ => Err(transient(format!("an unknown answer: {body}"))),
+        }
+    }
+}
+
 // ----- The collector ---------------------------------------------------------------------
 
 /// What [`EvidenceCollector::collect`] did.

@@ -7,6 +7,7 @@
 //! | method and path | body | answer |
 //! |---|---|---|
 //! | `POST /evidence` | `{"msg": "<hex of a borsh Msg>", "label": "..."?}` (`SubmitEvidence` or `SubmitAccusation`) | `{"id": "<hex>", "label": "...", "queued": bool}` (`queued` is false for a payload that waits already) |
+//! | `GET /evidence/<id>` | | `{"state": "waiting"}` while in the inbox or the queue; once settled `{"state": "included", "height", "accepted", "error"}` (`accepted` false with the module's error, e.g. `"Duplicate"` for an offence on chain already) or `{"state": "given_up", "error"}`; 404 for an id it does not know (for example one settled before a restart: post it again) |
 //! | `GET /status` | | chain id, the relayer's account, items in the inbox and the queue, and what was settled since it started |
 //!
 //! Status codes: 200 accepted; 400 malformed JSON, hex or message; 404 unknown path; 405 wrong
@@ -23,7 +24,7 @@
 //! deduplicates offences). Requests never wait for the chain node's submissions: those run on
 //! the submitter thread, and a request takes only the inbox's lock.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,7 +45,7 @@ use warden_module::validators::ValidatorSet;
 use super::config::RelayerConfig;
 use super::relay::{
     describe, relay_dir, reverify, ChainView, Collected, EvidenceCollector, HttpChainView,
-    HttpSubmitter, RelayError, RelayQueue, TickReport,
+    HttpSubmitter, ItemId, RelayError, RelayQueue, Settled, TickReport,
 };
 use crate::chain::client::Client;
 use crate::chain::now_ms;
@@ -60,6 +61,9 @@ pub const INBOX_DIR: &str = "inbox";
 
 /// How often the submitter thread moves the inbox and advances the collector.
 pub const TICK: Duration = Duration::from_millis(100);
+
+/// The most items moved from the inbox into the queue per [`TICK`].
+const MOVED_PER_TICK: usize = 256;
 
 /// The time limit on each call to the chain node (connect, write, read).
 pub const NODE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -144,10 +148,74 @@ impl RelayStats {
     }
 }
 
+/// The most settled items `GET /evidence/<id>` remembers (the oldest is forgotten first).
+pub const REMEMBERED_SETTLED: usize = 10_000;
+
+/// How an item left the queue, as `GET /evidence/<id>` tells it.
+#[derive(Clone, Debug)]
+struct Settlement {
+    height: Option<u64>,
+    accepted: bool,
+    error: Option<String>,
+}
+
+/// The items settled lately, and the ids in the collector's queue.
+#[derive(Debug, Default)]
+struct Ledger {
+    settled: HashMap<ItemId, Settlement>,
+    order: VecDeque<ItemId>,
+    queued: HashSet<ItemId>,
+}
+
+impl Ledger {
+    fn settle(&mut self, settled: &[Settled], accepted: bool) {
+        for s in settled {
+            let settlement = Settlement {
+                height: s.height,
+                accepted,
+                error: s.reason.clone(),
+            };
+            if self.settled.insert(s.id, settlement).is_none() {
+                self.order.push_back(s.id);
+            }
+            while self.order.len() > REMEMBERED_SETTLED {
+                if let Some(old) = self.order.pop_front() {
+                    self.settled.remove(&old);
+                }
+            }
+        }
+    }
+
+    fn record(&mut self, report: &TickReport, queue: &RelayQueue) {
+        self.settle(&report.included, true);
+        self.settle(&report.already_on_chain, false);
+        self.settle(&report.refused, false);
+        self.settle(&report.given_up, false);
+        self.queued = queue.iter().map(|item| item.id()).collect();
+    }
+
+    fn state(&self, id: &ItemId) -> Option<Value> {
+        if self.queued.contains(id) {
+            return Some(json!({ "state": "waiting" }));
+        }
+        let s = self.settled.get(id)?;
+        Some(match s.height {
+            Some(height) => json!({
+                "state": "included",
+                "height": height,
+                "accepted": s.accepted,
+                "error": s.error,
+            }),
+            None => json!({ "state": "given_up", "error": s.error }),
+        })
+    }
+}
+
 /// What the request handlers and the submitter thread share.
 struct Shared {
     inbox: Mutex<RelayQueue>,
     stats: Mutex<RelayStats>,
+    ledger: Mutex<Ledger>,
     view: CachedView,
     account: String,
 }
@@ -246,6 +314,7 @@ impl RelayServer {
         let shared: Handle = Arc::new(Shared {
             inbox: Mutex::new(inbox),
             stats: Mutex::new(RelayStats::default()),
+            ledger: Mutex::default(),
             view: CachedView {
                 inner: HttpChainView {
                     client: submitter.client,
@@ -284,7 +353,12 @@ fn submit_loop(
     stop: &AtomicBool,
 ) {
     while !stop.load(Ordering::SeqCst) {
-        let waiting: Vec<_> = lock(&shared.inbox).iter().cloned().collect();
+        // A bounded number per tick: the rest waits in the inbox, on disk and in order.
+        let waiting: Vec<_> = lock(&shared.inbox)
+            .iter()
+            .take(MOVED_PER_TICK)
+            .cloned()
+            .collect();
         for item in waiting {
             let id = item.id();
             match collector.enqueue(&item.payload, &item.label, item.detected_at_ms) {
@@ -303,6 +377,7 @@ fn submit_loop(
         }
         let report = collector.tick(now_ms(), &mut submitter);
         log_report(&report);
+        lock(&shared.ledger).record(&report, collector.queue());
         let mut stats = lock(&shared.stats);
         stats.add(&report);
         stats.queued = collector.pending_len();
@@ -342,6 +417,7 @@ async fn handle(State(shared): State<Handle>, request: Request) -> Response {
                     .unwrap_or_else(|e| error(500, format!("the request failed: {e}")))
             }
             (Method::GET, "/status") => status(&shared),
+            (Method::GET, p) if p.starts_with("/evidence/") => item_state(&shared, &p[10..]),
             (_, "/evidence" | "/status") => error(405, format!("{method} not allowed on {path}")),
             _ => error(404, format!("no such path: {path}")),
         },
@@ -380,6 +456,24 @@ fn accept(shared: &Shared, body: &[u8]) -> Reply {
         Ok((200, json!({ "id": id, "label": label, "queued": queued })))
     })();
     accepted.unwrap_or_else(|reply| reply)
+}
+
+/// `GET /evidence/<id>`.
+fn item_state(shared: &Shared, id: &str) -> Reply {
+    let parsed = hex::decode(id).ok().and_then(|b| ItemId::try_from(b).ok());
+    let Some(id) = parsed else {
+        return error(400, "an item id is 32 bytes in hex");
+    };
+    if lock(&shared.inbox).contains(&id) {
+        return (200, json!({ "state": "waiting" }));
+    }
+    match lock(&shared.ledger).state(&id) {
+        Some(state) => (200, state),
+        None => error(
+            404,
+            "no such item (settled long ago or before a restart: post it again)",
+        ),
+    }
 }
 
 fn status(shared: &Shared) -> Reply {
