@@ -308,7 +308,7 @@ fn a_host_without_a_chain_account_relays_evidence_through_the_relayer() {
     let (dir, network) = setup("host");
     let node = serve_chain(&dir.join("chain"), "127.0.0.1:0");
     let relay = relay(&dir.join("relay"), &node.addr);
-    let link = RelayLink::new(node.client(), network.chain_id, relay.client());
+    let link = RelayLink::relayed(node.client(), network.chain_id, relay.client());
     let mut manager = WardenManager::open(
         FaultToleranceConfig::default(),
         &dir.join("host"),

@@ -209,12 +209,17 @@ impl ChainLink for EmbeddedLink {
     }
 }
 
-/// A node's HTTP API (`POST /query`, `GET /nonce`, `POST /tx`, `GET /tx`).
+/// A node's HTTP API (`POST /query`, `GET /nonce`, `POST /tx`, `GET /tx`), submitting with
+/// this host's own chain account ([`HttpSubmitter`]) or through a relayer ([`RelayLink`]).
 #[derive(Debug)]
-pub struct HttpLink {
+pub struct HttpLink<S = HttpSubmitter> {
     view: HttpChainView,
-    submitter: HttpSubmitter,
+    submitter: S,
 }
+
+/// Reads from a node's HTTP API, hands evidence to a `warden relay` process
+/// ([`RelaySubmitter`]): the host holds no chain account.
+pub type RelayLink = HttpLink<RelaySubmitter>;
 
 impl HttpLink {
     /// A link to the node `client` of chain `chain_id`, submitting with `key`.
@@ -230,7 +235,20 @@ impl HttpLink {
     }
 }
 
-impl ChainLink for HttpLink {
+impl RelayLink {
+    /// Reads from the node `node` of chain `chain_id`, hands evidence to the relayer `relay`.
+    pub fn relayed(node: Client, chain_id: u64, relay: Client) -> Self {
+        Self {
+            view: HttpChainView {
+                client: node,
+                chain_id,
+            },
+            submitter: RelaySubmitter { client: relay },
+        }
+    }
+}
+
+impl<S: Submitter> ChainLink for HttpLink<S> {
     fn view(&self) -> &dyn ChainView {
         &self.view
     }
@@ -267,41 +285,6 @@ fn http_query(client: &Client, query: &Query) -> Result<QueryResponse> {
             query: query_name(query),
         })?;
     decode_response(query, &bytes)
-}
-
-/// A node's HTTP API for reads and a `warden relay` process for submissions
-/// ([`RelaySubmitter`]): the host holds no chain account.
-#[derive(Debug)]
-pub struct RelayLink {
-    view: HttpChainView,
-    submitter: RelaySubmitter,
-}
-
-impl RelayLink {
-    /// Reads from the node `node` of chain `chain_id`, hands evidence to the relayer `relay`.
-    pub fn new(node: Client, chain_id: u64, relay: Client) -> Self {
-        Self {
-            view: HttpChainView {
-                client: node,
-                chain_id,
-            },
-            submitter: RelaySubmitter { client: relay },
-        }
-    }
-}
-
-impl ChainLink for RelayLink {
-    fn view(&self) -> &dyn ChainView {
-        &self.view
-    }
-
-    fn submitter(&mut self) -> &mut dyn Submitter {
-        &mut self.submitter
-    }
-
-    fn query(&self, query: &Query) -> Result<QueryResponse> {
-        http_query(&self.view.client, query)
-    }
 }
 
 // ----- The facade's types ----------------------------------------------------------------
