@@ -445,15 +445,19 @@ pub fn run(action: ChainAction, cfg: &FaultToleranceConfig) -> anyhow::Result<St
     }
 }
 
+/// An ed25519 secret key from 32 bytes in hex (surrounding whitespace allowed); errors name
+/// `origin` (an argument or a file).
+pub(crate) fn secret_key(text: &str, origin: &str) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    let bytes: [u8; 32] = hex::decode(text.trim())
+        .map_err(|e| anyhow::anyhow!("{origin}: not hex: {e}"))?
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("{origin}: a secret key has 32 bytes"))?;
+    Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
+}
+
 fn signing_key(key: Option<&str>, seed: Option<u64>) -> anyhow::Result<ed25519_dalek::SigningKey> {
     match (key, seed) {
-        (Some(hex_key), _) => {
-            let bytes: [u8; 32] = hex::decode(hex_key.trim())
-                .map_err(|e| anyhow::anyhow!("--key: not hex: {e}"))?
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("--key: a secret key has 32 bytes"))?;
-            Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
-        }
+        (Some(hex_key), _) => secret_key(hex_key, "--key"),
         (None, Some(seed)) => Ok(testkit::key(seed)),
         (None, None) => anyhow::bail!("give --key or --key-seed"),
     }

@@ -523,11 +523,7 @@ pub fn run(options: &Options, cfg: &RelayerConfig) -> anyhow::Result<()> {
         (Some(path), _) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            let bytes: [u8; 32] = hex::decode(text.trim())
-                .map_err(|e| anyhow::anyhow!("{}: not hex: {e}", path.display()))?
-                .try_into()
-                .map_err(|_| anyhow::anyhow!("{}: a secret key has 32 bytes", path.display()))?;
-            SigningKey::from_bytes(&bytes)
+            crate::chain::cli::secret_key(&text, &path.display().to_string())?
         }
         (None, Some(seed)) => crate::testkit::key(seed),
         (None, None) => anyhow::bail!("give --key-file or --key-seed"),
