@@ -19,6 +19,7 @@ pub mod ft;
 pub mod ft_bench;
 pub mod http;
 pub mod logging;
+pub mod net;
 pub mod sim;
 pub mod simulate;
 pub mod test_utils;

@@ -76,6 +76,12 @@ enum Command {
     /// (a kill -9 loses nothing) and submit it to the node in batches with bounded retries,
     /// signed with the relayer's key. `GET /status` reports the queue and what was settled.
     Relay(warden_host::ft::relay_server::Options),
+    /// One validator as a process: the HotStuff-2 replica over authenticated TCP links to its
+    /// peers (a signed handshake bound to the chain id, length-prefixed bounded frames,
+    /// reconnection with backoff), its safety state synced to disk before anything it signs
+    /// leaves, epochs and validator sets from the chain node, and Warden's host beside it,
+    /// submitting evidence through a relayer (--relay) or straight to the chain.
+    Node(warden_host::net::NodeOptions),
     /// The fault-tolerance layer: its benchmark.
     Ft {
         #[command(subcommand)]
@@ -200,6 +206,7 @@ fn main() -> ExitCode {
         } => warden_host::cosmwasm::write_contract(&out, in_contract_verify)
             .map(|line| print!("{line}")),
         Command::Relay(options) => warden_host::ft::relay_server::run(&options, &config.relayer),
+        Command::Node(options) => warden_host::net::run_node(&options, &config),
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
         } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),

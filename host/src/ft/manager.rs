@@ -263,7 +263,7 @@ impl<S: Submitter> ChainLink for HttpLink<S> {
 }
 
 /// A module query over a node's `POST /query`.
-fn http_query(client: &Client, query: &Query) -> Result<QueryResponse> {
+pub(crate) fn http_query(client: &Client, query: &Query) -> Result<QueryResponse> {
     let body = serde_json::json!({ "query": hex::encode(encode_query(query)?) });
     let reply = client
         .post("/query", &body)

@@ -89,7 +89,8 @@ pub struct Context {
     pub nodes_of: Vec<Vec<u32>>,
     /// Nodes run by a faulty operator (adversaries and Twins): colluders know each other.
     pub faulty_nodes: Vec<bool>,
-    keys: Vec<SigningKey>,
+    /// The keys this process holds, by operator (a validator's own process holds one).
+    keys: Vec<Option<SigningKey>>,
     leaders: RefCell<Vec<OperatorId>>,
     cache: RefCell<VerifyCache>,
     headers: RefCell<HashMap<Hash, BlockHeader, FxBuild>>,
@@ -119,11 +120,54 @@ impl Context {
             timing,
             nodes_of,
             faulty_nodes,
-            keys,
+            keys: keys.into_iter().map(Some).collect(),
             leaders: RefCell::new(Vec::new()),
             cache: RefCell::new(VerifyCache::default()),
             headers: RefCell::new(HashMap::default()),
         }
+    }
+
+    /// The context of one validator's own process: it holds `operator`'s key alone, so it can
+    /// sign for nobody else (a signature it is asked to make for another operator is all zeros,
+    /// which no one accepts).
+    pub fn for_validator(
+        chain_id: u64,
+        set: ValidatorSet,
+        schedule: LeaderSchedule,
+        operator: OperatorId,
+        key: SigningKey,
+        timing: Timing,
+    ) -> Self {
+        let n = set
+            .validators
+            .iter()
+            .map(|v| v.operator as usize + 1)
+            .max()
+            .unwrap_or(0)
+            .max(operator as usize + 1);
+        let mut ctx = Self::new(
+            chain_id,
+            set.epoch,
+            set,
+            schedule,
+            Vec::new(),
+            timing,
+            (0..n as u32).map(|i| vec![i]).collect(),
+            vec![false; n],
+        );
+        ctx.keys = (0..n as u32)
+            .map(|i| (i == operator).then(|| key.clone()))
+            .collect();
+        ctx
+    }
+
+    fn signature(&self, operator: OperatorId, bytes: &[u8]) -> warden_module::wire::Signature {
+        self.keys
+            .get(operator as usize)
+            .and_then(Option::as_ref)
+            .map_or(warden_module::wire::Signature([0; 64]), |key| {
+                sign(key, bytes)
+            })
     }
 
     /// The scheduled leader of `view` (memoised; the schedule always has one here).
@@ -146,13 +190,12 @@ impl Context {
     /// `message` signed by `operator`.
     pub fn sign(&self, operator: OperatorId, message: Message) -> SignedMessage {
         let bytes = message.signing_bytes(self.chain_id, self.epoch);
-        let key = &self.keys[operator as usize];
         self.cache.borrow_mut().stats.signed += 1;
         SignedMessage {
             epoch: self.epoch,
             signer: operator,
+            signature: self.signature(operator, &bytes),
             message,
-            signature: sign(key, &bytes),
         }
     }
 
@@ -164,10 +207,7 @@ impl Context {
         message: &Message,
     ) -> warden_module::wire::Signature {
         self.cache.borrow_mut().stats.signed += 1;
-        sign(
-            &self.keys[operator as usize],
-            &message.signing_bytes(self.chain_id, self.epoch),
-        )
+        self.signature(operator, &message.signing_bytes(self.chain_id, self.epoch))
     }
 
     /// Whether `signature` by `signer` over `message` is valid in this run's epoch.

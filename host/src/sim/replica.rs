@@ -71,8 +71,9 @@ pub enum Output {
 }
 
 /// The state that makes a replica safe. It lives in durable storage: it survives a crash, and
-/// every change is written before the message it allows is sent.
-#[derive(Clone, Debug)]
+/// every change is written before the message it allows is sent (a `warden node` keeps it in
+/// a file, synced before it sends).
+#[derive(Clone, Debug, PartialEq, Eq, borsh::BorshSerialize, borsh::BorshDeserialize)]
 pub struct SafetyStore {
     /// The last view it sent a `Vote` in.
     pub last_vote: u64,
@@ -929,7 +930,14 @@ impl Replica {
         dest: Dest,
         out: &mut Vec<Output>,
     ) {
-        let parent_height = self.parent_height(&justify).unwrap_or(0);
+        let parent_height = match self.parent_height(&justify) {
+            Some(h) => h,
+            // An honest leader that holds a certificate but not the block it certifies (its
+            // proposal never reached this replica) waits for the header rather than proposing
+            // a block of the wrong height.
+            None if !self.faulty() => return,
+            None => 0,
+        };
         let mut hasher = Sha256::new();
         hasher.update(b"WARDEN-SIM-PAYLOAD");
         hasher.update(view.to_le_bytes());
