@@ -82,6 +82,13 @@ enum Command {
     /// leaves, epochs and validator sets from the chain node, and Warden's host beside it,
     /// submitting evidence through a relayer (--relay) or straight to the chain.
     Node(warden_host::net::NodeOptions),
+    /// A local testnet of real processes: a chain node, one `warden node` per validator and a
+    /// relayer on loopback, with Byzantine validators and perturbations (SIGKILL and restart,
+    /// SIGSTOP and SIGCONT) from a TOML manifest; epochs rotated as the chain's isolation
+    /// decides. Prints what each validator committed, what the chain recorded, and verdicts
+    /// (safety, liveness, detection and isolation, no honest validator accused, recovery).
+    /// With no manifest it runs `fixtures/testnets/default.toml`.
+    Testnet(warden_host::net::testnet::Options),
     /// The fault-tolerance layer: its benchmark.
     Ft {
         #[command(subcommand)]
@@ -207,6 +214,7 @@ fn main() -> ExitCode {
             .map(|line| print!("{line}")),
         Command::Relay(options) => warden_host::ft::relay_server::run(&options, &config.relayer),
         Command::Node(options) => warden_host::net::run_node(&options, &config),
+        Command::Testnet(options) => warden_host::net::testnet::main(&options),
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
         } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),

@@ -20,6 +20,7 @@ pub mod genesis;
 pub mod mempool;
 pub mod node;
 pub mod root;
+pub mod rotation;
 pub mod store;
 
 use std::path::{Path, PathBuf};

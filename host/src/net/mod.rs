@@ -5,7 +5,7 @@
 pub mod frame;
 pub mod link;
 pub mod node;
-// pub mod testnet;
+pub mod testnet;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};

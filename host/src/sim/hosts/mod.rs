@@ -26,14 +26,13 @@ use std::rc::Rc;
 
 use ed25519_dalek::SigningKey;
 use serde::Serialize;
-use warden_module::codec::{BoundedBytes, BoundedVec};
+use warden_module::codec::BoundedVec;
 use warden_module::crypto::Verifier;
 use warden_module::evidence::OffenceClass;
-use warden_module::isolation;
 use warden_module::msg::{Msg, Query, QueryResponse, Rotation};
 use warden_module::schedule::LeaderSchedule;
 use warden_module::state::IsolationState;
-use warden_module::validators::{ValidatorInfo, ValidatorSet};
+use warden_module::validators::ValidatorSet;
 use warden_module::wire::{BlockHeader, Certificate, CertificateKind, OperatorId, PublicKey};
 
 use super::context::Context;
@@ -746,38 +745,22 @@ impl Hosts {
     ) -> anyhow::Result<(ValidatorSet, LeaderSchedule)> {
         self.produce_block(now)?;
         let epoch = self.set.epoch + 1;
-        let influence = self.query_config()?.isolation.probation_influence_ppm;
-        let mut validators = Vec::new();
-        let mut excluded = Vec::new();
-        for (op, power) in self.nominal.clone() {
-            let state = self.query_isolation(op)?;
-            if let IsolationState::Banned { .. } = state {
-                self.nominal.remove(&op);
-                excluded.push((op, "banned".to_string()));
-                continue;
-            }
-            let effective = if self.cfg.isolation.isolation_escalation_enabled {
-                isolation::effective_power(state, power, influence)
-            } else {
-                power
-            };
-            if effective == 0 {
-                excluded.push((op, state_name(&state)));
-                continue;
-            }
-            validators.push(ValidatorInfo {
-                operator: op,
-                name: BoundedBytes::new(format!("v{op}").into_bytes()).unwrap_or_default(),
-                key: PublicKey(public(&self.keys[op as usize]).0),
-                power: effective,
-            });
+        let nominal = self
+            .nominal
+            .iter()
+            .map(|(&op, &power)| (op, (power, PublicKey(public(&self.keys[op as usize]).0))))
+            .collect();
+        let next = crate::chain::rotation::next_validators(
+            &nominal,
+            self.cfg.isolation.isolation_escalation_enabled,
+            &mut |q| self.query(q),
+        )?;
+        for op in &next.banned {
+            self.nominal.remove(op);
         }
-        let set = ValidatorSet::new(
-            epoch,
-            BoundedVec::new(validators.clone())
-                .ok_or_else(|| anyhow::anyhow!("too many validators"))?,
-        )
-        .map_err(|e| anyhow::anyhow!("next validator set: {e:?}"))?;
+        let (validators, excluded) = (next.validators, next.excluded);
+        let set = ValidatorSet::new(epoch, crate::chain::rotation::bounded(validators.clone())?)
+            .map_err(|e| anyhow::anyhow!("next validator set: {e:?}"))?;
         let rotation = Msg::RotateValidators(Rotation {
             epoch,
             validators: BoundedVec::new(validators).unwrap_or_default(),
@@ -845,13 +828,6 @@ impl Hosts {
     fn query_isolation(&self, operator: OperatorId) -> anyhow::Result<IsolationState> {
         match self.query(&Query::Isolation { operator })? {
             QueryResponse::Isolation(s) => Ok(s),
-            other => anyhow::bail!("unexpected answer {other:?}"),
-        }
-    }
-
-    fn query_config(&self) -> anyhow::Result<warden_module::config::Config> {
-        match self.query(&Query::Config)? {
-            QueryResponse::Config(c) => Ok(c),
             other => anyhow::bail!("unexpected answer {other:?}"),
         }
     }
