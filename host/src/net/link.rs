@@ -107,7 +107,11 @@ pub fn start(
             .name("accept".into())
             .spawn(move || accept_loop(&cfg, &listener, &tx, &stop, &refused, &counter))?;
     }
-    for (peer, addr) in dial.into_iter().filter(|(p, _)| *p > cfg.operator) {
+    // Operators outside the validator set (banned, say) are not dialled.
+    for (peer, addr) in dial
+        .into_iter()
+        .filter(|(p, _)| *p > cfg.operator && cfg.keys.contains_key(p))
+    {
         let (cfg, tx, stop, refused, counter) = (
             cfg.clone(),
             tx.clone(),
