@@ -180,3 +180,91 @@ fn every_value_and_label_the_registry_accepts_passes_promtool() {
     .expect("a counter");
     promtool_accepts("the registry's exposition", &m.render());
 }
+
+#[test]
+fn a_validator_nodes_metrics_endpoint_passes_promtool() {
+    use std::collections::BTreeMap;
+    use warden_host::ft::manager::HttpLink;
+    use warden_host::ft::WardenManager;
+    use warden_host::net::link::{self, LinkConfig};
+    use warden_host::net::node::{Node as ValidatorNode, NodeSpec};
+    use warden_host::sim::context::Timing;
+    use warden_testkit::key;
+
+    let dir = TempDir::new("node-metrics");
+    let chain_node = Node::bind(
+        chain(&dir.path().join("chain"), &genesis()),
+        "127.0.0.1:0".parse().expect("an address"),
+    )
+    .expect("the chain node binds");
+    let chain_addr = chain_node.addr();
+    let chain_stop = Arc::new(AtomicBool::new(false));
+    let flag = chain_stop.clone();
+    let chain_running = std::thread::spawn(move || chain_node.run(None, flag).map(|_| ()));
+
+    let link = HttpLink::new(Client::new(chain_addr), CHAIN_ID, key(0));
+    let data = dir.path().join("v0");
+    let manager = WardenManager::open(FaultToleranceConfig::default(), &data, 0, key(0), link)
+        .expect("the manager opens on the chain");
+    let keys = manager
+        .validator_set()
+        .expect("a set")
+        .validators
+        .iter()
+        .map(|v| (v.operator, v.key))
+        .collect();
+    let mut node = ValidatorNode::open(
+        NodeSpec {
+            data,
+            operator: 0,
+            key: key(0),
+            timing: Timing {
+                base_timeout_us: 200_000,
+                max_backoff_exp: 2,
+            },
+            block_interval_us: 0,
+            adversary: None,
+        },
+        manager,
+    )
+    .expect("the node opens");
+    let links = link::start(
+        LinkConfig {
+            chain_id: CHAIN_ID,
+            operator: 0,
+            key: key(0),
+            keys,
+        },
+        std::net::TcpListener::bind("127.0.0.1:0").expect("binds"),
+        BTreeMap::new(),
+    )
+    .expect("the links start");
+    let metrics = Arc::new(Mutex::new(Metrics::new()));
+    let server = serve(&metrics);
+    // The node alone (its peers are not running) times views out; a second is enough for its
+    // first export.
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let stopper = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(1_500));
+        STOP.store(true, Ordering::SeqCst);
+    });
+    node.run(&links, &STOP, Some(&metrics))
+        .expect("the node runs");
+    stopper.join().expect("joins");
+    let (status, body) = scrape(server.addr());
+    chain_stop.store(true, Ordering::SeqCst);
+    chain_running
+        .join()
+        .expect("the chain node thread ends")
+        .expect("the chain node ends cleanly");
+    assert!(status.contains(" 200 "), "{status}");
+    for series in [
+        "# TYPE warden_node_committed_blocks_total counter",
+        "# TYPE warden_node_view gauge",
+        "warden_node_links{operator=\"0\"} 0",
+        "# TYPE warden_health_status gauge",
+    ] {
+        assert!(body.contains(series), "{series} in:\n{body}");
+    }
+    promtool_accepts("a validator node's metrics", &body);
+}
