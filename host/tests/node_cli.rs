@@ -185,7 +185,7 @@ fn the_default_testnet_bans_the_double_voter_and_recovers_the_killed_validator()
     assert_eq!(offender["state"], "banned", "{stdout}");
     assert!(offender["offences"].as_u64() >= Some(1), "{stdout}");
     assert_eq!(offender["duplicates"], 0, "{stdout}");
-    assert!(offender["excluded_from"].is_array(), "{stdout}");
+    assert!(offender["isolated_from"].is_array(), "{stdout}");
     let restarted = &operators[1];
     assert!(
         restarted["committed_after_restart"].as_u64() > Some(0),

@@ -5,6 +5,7 @@
 pub mod frame;
 pub mod link;
 pub mod node;
+pub mod proxy;
 pub mod testnet;
 
 use std::collections::BTreeMap;

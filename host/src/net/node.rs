@@ -116,6 +116,8 @@ pub struct Node<L: ChainLink> {
     peers: BTreeMap<OperatorId, PeerLink>,
     local: VecDeque<Rc<Payload>>,
     held: VecDeque<(Dest, Rc<Payload>)>,
+    /// Frames for peers waiting for the safety state to be synced.
+    staged: Vec<(OperatorId, Arc<Vec<u8>>)>,
     last_proposal_us: u64,
     persisted: Vec<u8>,
     commits: File,
@@ -208,6 +210,7 @@ impl<L: ChainLink> Node<L> {
             peers: BTreeMap::new(),
             local: VecDeque::new(),
             held: VecDeque::new(),
+            staged: Vec::new(),
             last_proposal_us: 0,
             persisted: Vec::new(),
             commits,
@@ -249,6 +252,7 @@ impl<L: ChainLink> Node<L> {
         self.timer_of.clear();
         self.held.clear();
         self.local.clear();
+        self.staged.clear();
         self.last_view = 0;
         self.sync = None;
         self.replica = self.ctx.set.get(op).is_some().then(|| {
@@ -314,6 +318,7 @@ impl<L: ChainLink> Node<L> {
             .flatten()
             .min()
             .unwrap_or(now);
+            self.flush()?;
             let wait = Duration::from_micros(due.saturating_sub(now)).min(MAX_WAIT);
             match links.events.recv_timeout(wait) {
                 Ok(event) => {
@@ -368,8 +373,9 @@ impl<L: ChainLink> Node<L> {
         self.deliver_local(now)
     }
 
-    /// Calls the replica, persists its safety state if it changed, then carries out what it
-    /// asked for (the order that makes a crash safe), and delivers its messages to itself.
+    /// Calls the replica and carries out what it asked for: its messages to itself are
+    /// delivered at once, those to peers are staged until [`Node::flush`] has synced the safety
+    /// state (the order that makes a crash safe; one sync serves a whole turn of events).
     fn drive(
         &mut self,
         now: u64,
@@ -380,7 +386,6 @@ impl<L: ChainLink> Node<L> {
         };
         let mut out = Vec::new();
         call(replica, now, &mut out);
-        self.persist()?;
         self.carry(now, out)?;
         self.on_view(now);
         self.deliver_local(now)
@@ -399,7 +404,6 @@ impl<L: ChainLink> Node<L> {
             };
             let mut out = Vec::new();
             replica.on_message(now, &payload, &mut out);
-            self.persist()?;
             self.carry(now, out)?;
             self.on_view(now);
         }
@@ -418,6 +422,18 @@ impl<L: ChainLink> Node<L> {
             Ok(outcome) => self.send_host(outcome.send),
             Err(e) => tracing::debug!("monitor: {e}"),
         }
+    }
+
+    /// Syncs the safety state (if it changed), then lets the staged messages leave.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        if self.staged.is_empty() {
+            return self.persist();
+        }
+        self.persist()?;
+        for (to, bytes) in std::mem::take(&mut self.staged) {
+            self.offer(to, bytes);
+        }
+        Ok(())
     }
 
     fn persist(&mut self) -> anyhow::Result<()> {
@@ -508,7 +524,7 @@ impl<L: ChainLink> Node<L> {
             if to == me {
                 self.local.push_back(payload.clone());
             } else if only.as_ref().is_none_or(|o| o.contains(&to)) {
-                self.offer(to, bytes.clone());
+                self.staged.push((to, bytes.clone()));
             }
         }
     }

@@ -23,6 +23,7 @@ use warden_module::msg::{Msg, Query, QueryResponse, Rotation};
 use warden_module::wire::{OperatorId, PublicKey};
 
 use super::node::{commits_path, now_us};
+use super::proxy::Proxy;
 use crate::chain::client::Client;
 use crate::chain::genesis::GenesisFile;
 use crate::chain::rotation::{bounded, next_validators};
@@ -35,6 +36,8 @@ use crate::testkit::TestNetwork;
 /// The manifest `warden testnet` runs with no arguments.
 pub const DEFAULT_MANIFEST: &str = include_str!("../../../fixtures/testnets/default.toml");
 
+/// Every validator's power in the genesis set (`TestNetwork`'s).
+const NOMINAL_POWER: u64 = 10;
 /// The relayer's key seed (its chain account).
 const RELAYER_SEED: u64 = 3_000_000;
 /// How long a process may take to start answering.
@@ -112,6 +115,11 @@ pub enum Action {
     Stop,
     /// SIGCONT.
     Resume,
+    /// Cut every link between validators of different `groups` (through the fault proxies in
+    /// front of the validators' ports); the processes run on.
+    Partition,
+    /// Heal every cut link.
+    Heal,
 }
 
 /// A perturbation at a given time.
@@ -122,8 +130,33 @@ pub struct Perturbation {
     pub at_ms: u64,
     /// What to do.
     pub action: Action,
-    /// To whom: `v<N>` (a validator) or `relayer`.
-    pub process: String,
+    /// To whom (kill, restart, stop, resume): `v<N>` (a validator) or `relayer`.
+    #[serde(default)]
+    pub process: Option<String>,
+    /// For a partition: the sides, as lists of validators.
+    #[serde(default)]
+    pub groups: Vec<Vec<OperatorId>>,
+}
+
+impl Perturbation {
+    /// What it acts on, for the report.
+    pub fn target(&self) -> String {
+        match self.action {
+            Action::Partition => self
+                .groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|v| format!("v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .collect::<Vec<_>>()
+                .join(" | "),
+            Action::Heal => "every link".into(),
+            _ => self.process.clone().unwrap_or_default(),
+        }
+    }
 }
 
 impl Manifest {
@@ -194,13 +227,34 @@ impl Manifest {
                 e.at_ms
             );
             last = e.at_ms;
-            anyhow::ensure!(
-                e.process == "relayer"
-                    || validator_of(&e.process).is_some_and(|v| v < m.validators),
-                "event process `{}`: expected v0..v{} or relayer",
-                e.process,
-                m.validators - 1
-            );
+            match e.action {
+                Action::Partition => {
+                    anyhow::ensure!(
+                        e.groups.len() >= 2,
+                        "a partition at {} ms needs at least two groups",
+                        e.at_ms
+                    );
+                    let mut seen = BTreeSet::new();
+                    for v in e.groups.iter().flatten() {
+                        anyhow::ensure!(
+                            *v < m.validators && seen.insert(*v),
+                            "partition at {} ms: validator {v} is unknown or listed twice",
+                            e.at_ms
+                        );
+                    }
+                }
+                Action::Heal => {}
+                _ => {
+                    let process = e.process.as_deref().unwrap_or_default();
+                    anyhow::ensure!(
+                        process == "relayer"
+                            || validator_of(process).is_some_and(|v| v < m.validators),
+                        "event at {} ms: process `{process}`: expected v0..v{} or relayer",
+                        e.at_ms,
+                        m.validators - 1
+                    );
+                }
+            }
         }
         Ok(m)
     }
@@ -461,8 +515,9 @@ pub struct OperatorRecord {
     pub first_offence_us: Option<u64>,
     /// Its isolation state at the end.
     pub state: String,
-    /// The first epoch the governance started without it, and when.
-    pub excluded_from: Option<(u64, u64)>,
+    /// The first epoch the governance started without it or with less than its nominal
+    /// power: the epoch, when, and its power there.
+    pub isolated_from: Option<(u64, u64, u64)>,
     /// Blocks it committed (over every epoch), and the last time.
     pub committed: u64,
     /// Blocks committed after its last restart.
@@ -587,7 +642,7 @@ impl TestnetReport {
         let _ = writeln!(out, "\nValidators:");
         let _ = writeln!(
             out,
-            "  validator behaviour                offences  first on chain  state         left the set      committed"
+            "  validator behaviour                offences  first on chain  state         isolated from               committed"
         );
         for o in &self.operators {
             let behaviour = if o.behaviours.is_empty() {
@@ -600,14 +655,16 @@ impl TestnetReport {
                 .map_or(String::new(), |c| format!(" ({c} after its restart)"));
             let _ = writeln!(
                 out,
-                "  v{:<8} {:<26} {:>8}  {:>14}  {:<12}  {:<16}  {}{}",
+                "  v{:<8} {:<26} {:>8}  {:>14}  {:<12}  {:<26}  {}{}",
                 o.operator,
                 behaviour,
                 o.offences,
                 o.first_offence_us.map_or("-".into(), s),
                 o.state,
-                o.excluded_from
-                    .map_or("-".into(), |(e, at)| format!("epoch {e} at {}", s(at))),
+                o.isolated_from.map_or("-".into(), |(e, at, power)| format!(
+                    "epoch {e} at {}: power {power}",
+                    s(at)
+                )),
                 o.committed,
                 restart
             );
@@ -626,7 +683,7 @@ impl TestnetReport {
         );
         let _ = writeln!(
             out,
-            "  every Byzantine validator detected, banned and out of the set: {}",
+            "  every Byzantine validator detected, isolated on chain and cut in power: {}",
             yes(self.detected_and_isolated)
         );
         let _ = writeln!(
@@ -690,6 +747,13 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
     let node_addrs: Vec<SocketAddr> = (0..manifest.validators)
         .map(|_| free_port())
         .collect::<anyhow::Result<_>>()?;
+    // Validator i dials validator j > i through the proxy (i, j), which partitions cut.
+    let mut proxies = BTreeMap::new();
+    for i in 0..manifest.validators {
+        for j in i + 1..manifest.validators {
+            proxies.insert((i, j), Proxy::start(node_addrs[j as usize])?);
+        }
+    }
     let s = |p: &Path| p.display().to_string();
     let mut procs = Processes(Vec::new());
     procs.0.push(Proc::new(
@@ -743,7 +807,9 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
             manifest.block_interval_ms.to_string(),
         ];
         for (peer, addr) in node_addrs.iter().enumerate() {
-            if peer as u32 != v {
+            let peer = peer as OperatorId;
+            let addr = proxies.get(&(v, peer)).map_or(*addr, Proxy::addr);
+            if peer != v {
                 args.push("--peer".into());
                 args.push(format!("{peer}={addr}"));
             }
@@ -791,7 +857,7 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
         })
         .collect();
     let mut nominal: BTreeMap<OperatorId, (u64, PublicKey)> = (0..manifest.validators)
-        .map(|v| (v, (10, network.public(v))))
+        .map(|v| (v, (NOMINAL_POWER, network.public(v))))
         .collect();
     let mut governance = HttpSubmitter {
         client: chain,
@@ -815,37 +881,49 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
             break;
         }
         while let Some(e) = pending.next_if(|e| start_us + e.at_ms * 1_000 <= now) {
-            let Some(p) = procs.get(&e.process) else {
-                continue;
-            };
-            match e.action {
-                Action::Kill => p.kill(),
-                Action::Restart => {
-                    p.kill();
-                    p.spawn()?;
-                    if let Some(v) = validator_of(&e.process) {
-                        restarted.insert(v, now - start_us);
+            if e.action == Action::Partition {
+                let side = |v: OperatorId| e.groups.iter().position(|g| g.contains(&v));
+                for ((i, j), proxy) in &proxies {
+                    if let (Some(a), Some(b)) = (side(*i), side(*j)) {
+                        if a != b {
+                            proxy.cut();
+                        }
                     }
                 }
-                Action::Stop => {
-                    p.signal(libc::SIGSTOP);
-                    p.stopped = true;
-                }
-                Action::Resume => {
-                    p.signal(libc::SIGCONT);
-                    p.stopped = false;
+            } else if e.action == Action::Heal {
+                proxies.values().for_each(Proxy::heal);
+            }
+            if let Some(p) = e.process.as_deref().and_then(|name| procs.get(name)) {
+                match e.action {
+                    Action::Kill => p.kill(),
+                    Action::Restart => {
+                        p.kill();
+                        p.spawn()?;
+                        if let Some(v) = e.process.as_deref().and_then(validator_of) {
+                            restarted.insert(v, now - start_us);
+                        }
+                    }
+                    Action::Stop => {
+                        p.signal(libc::SIGSTOP);
+                        p.stopped = true;
+                    }
+                    Action::Resume => {
+                        p.signal(libc::SIGCONT);
+                        p.stopped = false;
+                    }
+                    Action::Partition | Action::Heal => {}
                 }
             }
             eprintln!(
                 "  at {:.1} s: {:?} {}",
                 (now - start_us) as f64 / 1e6,
                 e.action,
-                e.process
+                e.target()
             );
             done.push(Done {
                 at_us: now - start_us,
                 action: e.action,
-                process: e.process.clone(),
+                process: e.target(),
             });
         }
         for p in &mut procs.0 {
@@ -1071,10 +1149,14 @@ fn judge(
                 .map(|(_, t)| t.saturating_mul(1_000).saturating_sub(start_us))
                 .min(),
             state: crate::sim::hosts::report::state_name(&state),
-            excluded_from: epochs
-                .iter()
-                .find(|e| !e.validators.iter().any(|(op, _)| *op == v))
-                .map(|e| (e.epoch, e.at_us)),
+            isolated_from: epochs.iter().find_map(|e| {
+                let power = e
+                    .validators
+                    .iter()
+                    .find(|(op, _)| *op == v)
+                    .map_or(0, |(_, p)| *p);
+                (power < NOMINAL_POWER).then_some((e.epoch, e.at_us, power))
+            }),
             committed: commits.len() as u64,
             committed_after_restart: restarted
                 .get(&v)
@@ -1091,7 +1173,7 @@ fn judge(
     let detected_and_isolated = operators
         .iter()
         .filter(|o| faulty.contains(&o.operator))
-        .all(|o| o.offences > 0 && o.state != "active" && o.excluded_from.is_some());
+        .all(|o| o.offences > 0 && o.state != "active" && o.isolated_from.is_some());
     let no_honest_accused = operators
         .iter()
         .filter(honest)
