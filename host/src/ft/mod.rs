@@ -11,6 +11,7 @@
 //! The simulator closes the loop by driving one [`ValidatorHost`] per honest validator beside
 //! the embedded chain (`crate::sim::hosts`).
 
+pub mod async_manager;
 pub mod manager;
 pub mod metrics;
 pub mod relay;
