@@ -455,6 +455,23 @@ pub(crate) fn secret_key(text: &str, origin: &str) -> anyhow::Result<ed25519_dal
     Ok(ed25519_dalek::SigningKey::from_bytes(&bytes))
 }
 
+/// The key of `--key-file FILE` (hex, as [`secret_key`] reads it) or of `--key-seed N` (a
+/// deterministic test key), for the processes that sign (`warden relay`, `warden node`).
+pub(crate) fn key_from_file_or_seed(
+    file: Option<&std::path::Path>,
+    seed: Option<u64>,
+) -> anyhow::Result<ed25519_dalek::SigningKey> {
+    match (file, seed) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            secret_key(&text, &path.display().to_string())
+        }
+        (None, Some(seed)) => Ok(testkit::key(seed)),
+        (None, None) => anyhow::bail!("give --key-file or --key-seed"),
+    }
+}
+
 fn signing_key(key: Option<&str>, seed: Option<u64>) -> anyhow::Result<ed25519_dalek::SigningKey> {
     match (key, seed) {
         (Some(hex_key), _) => secret_key(hex_key, "--key"),

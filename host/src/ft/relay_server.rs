@@ -519,15 +519,8 @@ pub struct Options {
 /// Runs `warden relay` until the process is stopped (nothing it accepted is lost by a stop).
 /// Batching, retries and the queue's capacity come from the configuration's `[relayer]`.
 pub fn run(options: &Options, cfg: &RelayerConfig) -> anyhow::Result<()> {
-    let key = match (&options.key_file, options.key_seed) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            crate::chain::cli::secret_key(&text, &path.display().to_string())?
-        }
-        (None, Some(seed)) => crate::testkit::key(seed),
-        (None, None) => anyhow::bail!("give --key-file or --key-seed"),
-    };
+    let key =
+        crate::chain::cli::key_from_file_or_seed(options.key_file.as_deref(), options.key_seed)?;
     let server = RelayServer::bind(
         &options.data,
         cfg.clone(),

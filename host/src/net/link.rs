@@ -74,12 +74,21 @@ pub struct Links {
     pub events: Receiver<LinkEvent>,
     /// Frames refused by readers (malformed, oversized, bad handshakes), for the metrics.
     pub refused: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+/// What every link thread shares.
+struct Shared {
+    cfg: LinkConfig,
+    tx: SyncSender<LinkEvent>,
+    stop: AtomicBool,
+    refused: Arc<AtomicU64>,
+    counter: AtomicU64,
 }
 
 impl Drop for Links {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -91,42 +100,31 @@ pub fn start(
     dial: BTreeMap<OperatorId, SocketAddr>,
 ) -> anyhow::Result<Links> {
     let (tx, events) = sync_channel(EVENT_QUEUE);
-    let cfg = Arc::new(cfg);
-    let stop = Arc::new(AtomicBool::new(false));
-    let refused = Arc::new(AtomicU64::new(0));
-    let counter = Arc::new(AtomicU64::new(0));
-    {
-        let (cfg, tx, stop, refused, counter) = (
-            cfg.clone(),
-            tx.clone(),
-            stop.clone(),
-            refused.clone(),
-            counter.clone(),
-        );
-        std::thread::Builder::new()
-            .name("accept".into())
-            .spawn(move || accept_loop(&cfg, &listener, &tx, &stop, &refused, &counter))?;
-    }
+    let shared = Arc::new(Shared {
+        cfg,
+        tx,
+        stop: AtomicBool::new(false),
+        refused: Arc::new(AtomicU64::new(0)),
+        counter: AtomicU64::new(0),
+    });
+    let s = shared.clone();
+    std::thread::Builder::new()
+        .name("accept".into())
+        .spawn(move || accept_loop(&s, &listener))?;
     // Operators outside the validator set (banned, say) are not dialled.
     for (peer, addr) in dial
         .into_iter()
-        .filter(|(p, _)| *p > cfg.operator && cfg.keys.contains_key(p))
+        .filter(|(p, _)| *p > shared.cfg.operator && shared.cfg.keys.contains_key(p))
     {
-        let (cfg, tx, stop, refused, counter) = (
-            cfg.clone(),
-            tx.clone(),
-            stop.clone(),
-            refused.clone(),
-            counter.clone(),
-        );
+        let s = shared.clone();
         std::thread::Builder::new()
             .name(format!("dial-{peer}"))
-            .spawn(move || dial_loop(&cfg, peer, addr, &tx, &stop, &refused, &counter))?;
+            .spawn(move || dial_loop(&s, peer, addr))?;
     }
     Ok(Links {
         events,
-        refused,
-        stop,
+        refused: shared.refused.clone(),
+        shared,
     })
 }
 
@@ -142,31 +140,24 @@ fn identity(cfg: &LinkConfig) -> Identity<'_> {
     }
 }
 
-fn accept_loop(
-    cfg: &Arc<LinkConfig>,
-    listener: &TcpListener,
-    tx: &SyncSender<LinkEvent>,
-    stop: &Arc<AtomicBool>,
-    refused: &Arc<AtomicU64>,
-    counter: &Arc<AtomicU64>,
-) {
+fn accept_loop(shared: &Arc<Shared>, listener: &TcpListener) {
     for stream in listener.incoming() {
-        if stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) {
             return;
         }
         let Ok(mut stream) = stream else { continue };
-        let (cfg, tx, refused, counter) =
-            (cfg.clone(), tx.clone(), refused.clone(), counter.clone());
+        let shared = shared.clone();
         // The handshake runs on its own thread: a silent client holds only that thread, for
         // at most the handshake's timeout.
         let _ = std::thread::Builder::new()
             .name("link-in".into())
             .spawn(move || {
                 let from = stream.peer_addr().map_or("?".into(), |a| a.to_string());
-                match handshake(&mut stream, &identity(&cfg), &key_lookup(&cfg), None) {
-                    Ok(peer) => run_link(stream, peer, &tx, &refused, &counter),
+                let cfg = &shared.cfg;
+                match handshake(&mut stream, &identity(cfg), &key_lookup(cfg), None) {
+                    Ok(peer) => run_link(stream, peer, &shared),
                     Err(e) => {
-                        refused.fetch_add(1, Ordering::Relaxed);
+                        shared.refused.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!("refused a connection from {from}: {e}");
                     }
                 }
@@ -174,17 +165,10 @@ fn accept_loop(
     }
 }
 
-fn dial_loop(
-    cfg: &LinkConfig,
-    peer: OperatorId,
-    addr: SocketAddr,
-    tx: &SyncSender<LinkEvent>,
-    stop: &AtomicBool,
-    refused: &Arc<AtomicU64>,
-    counter: &Arc<AtomicU64>,
-) {
+fn dial_loop(shared: &Shared, peer: OperatorId, addr: SocketAddr) {
+    let cfg = &shared.cfg;
     let mut backoff = MIN_BACKOFF;
-    while !stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) {
         let attempt = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
             .map_err(LinkError::from)
             .and_then(|mut s| {
@@ -193,10 +177,10 @@ fn dial_loop(
         match attempt {
             Ok(stream) => {
                 backoff = MIN_BACKOFF;
-                run_link(stream, peer, tx, refused, counter);
+                run_link(stream, peer, shared);
             }
             Err(LinkError::Refused(reason)) => {
-                refused.fetch_add(1, Ordering::Relaxed);
+                shared.refused.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!("link to operator {peer} at {addr} refused: {reason}");
             }
             Err(e) => tracing::debug!("link to operator {peer} at {addr}: {e}"),
@@ -208,14 +192,9 @@ fn dial_loop(
 
 /// Runs an authenticated link until it fails: a writer thread drains the peer's bounded
 /// queue (pinging when idle), this thread reads frames into the event channel.
-fn run_link(
-    stream: TcpStream,
-    peer: OperatorId,
-    tx: &SyncSender<LinkEvent>,
-    refused: &AtomicU64,
-    counter: &AtomicU64,
-) {
-    let link = counter.fetch_add(1, Ordering::Relaxed);
+fn run_link(stream: TcpStream, peer: OperatorId, shared: &Shared) {
+    let (tx, refused) = (&shared.tx, &shared.refused);
+    let link = shared.counter.fetch_add(1, Ordering::Relaxed);
     let (Ok(writer), Ok(closer)) = (stream.try_clone(), stream.try_clone()) else {
         return;
     };

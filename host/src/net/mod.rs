@@ -115,15 +115,8 @@ pub fn stop_on_signals() -> &'static AtomicBool {
 
 /// Runs `warden node` until SIGINT or SIGTERM.
 pub fn run_node(options: &NodeOptions, cfg: &FaultToleranceConfig) -> anyhow::Result<()> {
-    let key = match (&options.key_file, options.key_seed) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-            crate::chain::cli::secret_key(&text, &path.display().to_string())?
-        }
-        (None, Some(seed)) => crate::testkit::key(seed),
-        (None, None) => anyhow::bail!("give --key-file or --key-seed"),
-    };
+    let key =
+        crate::chain::cli::key_from_file_or_seed(options.key_file.as_deref(), options.key_seed)?;
     let chain = Client::new(options.chain).with_timeout(CHAIN_TIMEOUT);
     let chain_id = match http_query(&chain, &Query::Status)
         .with_context(|| format!("asking the chain node at {} for its status", options.chain))?
