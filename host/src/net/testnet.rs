@@ -1214,3 +1214,62 @@ pub fn main(options: &Options) -> anyhow::Result<()> {
     anyhow::ensure!(report.passed(), "a verdict failed");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "validators = 4\nduration_s = 10\n";
+
+    fn refused(extra: &str) -> String {
+        format!(
+            "{:#}",
+            Manifest::parse(&format!("{BASE}{extra}")).expect_err("refused")
+        )
+    }
+
+    #[test]
+    fn the_default_and_long_manifests_parse() {
+        let m = Manifest::parse(DEFAULT_MANIFEST).expect("the default manifest");
+        assert_eq!((m.validators, m.byzantine.len(), m.events.len()), (5, 1, 2));
+        let long = include_str!("../../../fixtures/testnets/long.toml");
+        let m = Manifest::parse(long).expect("the long manifest");
+        assert_eq!(m.events[0].action, Action::Partition);
+    }
+
+    #[test]
+    fn a_manifest_with_an_unknown_field_is_refused() {
+        assert!(refused("colour = 1\n").contains("colour"));
+    }
+
+    #[test]
+    fn a_third_or_more_byzantine_validators_are_refused() {
+        let two = "[[byzantine]]\nvalidator = 0\nbehaviours = [{ kind = \"lock_violation\" }]\n\
+                   [[byzantine]]\nvalidator = 1\nbehaviours = [{ kind = \"lock_violation\" }]\n";
+        assert!(refused(two).contains("fewer than a third"));
+    }
+
+    #[test]
+    fn events_out_of_order_after_the_end_or_on_unknown_processes_are_refused() {
+        let ev = |at: u64, what: &str| format!("[[events]]\nat_ms = {at}\n{what}\n");
+        let kill = |p: &str| format!("action = \"kill\"\nprocess = \"{p}\"");
+        assert!(refused(&(ev(5000, &kill("v1")) + &ev(1000, &kill("v2")))).contains("time order"));
+        assert!(refused(&ev(20_000, &kill("v1"))).contains("after the end"));
+        assert!(refused(&ev(1000, &kill("v9"))).contains("expected v0..v3 or relayer"));
+        assert!(
+            refused(&ev(1000, "action = \"partition\"\ngroups = [[0, 1]]")).contains("two groups")
+        );
+        assert!(
+            refused(&ev(1000, "action = \"partition\"\ngroups = [[0, 1], [1]]"))
+                .contains("listed twice")
+        );
+    }
+
+    #[test]
+    fn out_of_range_sizes_are_refused() {
+        let m = |text: &str| format!("{:#}", Manifest::parse(text).expect_err("refused"));
+        assert!(m("validators = 3\nduration_s = 10\n").contains("4 to 32"));
+        assert!(m("validators = 4\nduration_s = 0\n").contains("1 to 3600"));
+        assert!(refused("epoch_blocks = 2\n").contains("at least 10"));
+    }
+}
