@@ -84,7 +84,7 @@ enum Command {
     Node(warden_host::net::NodeOptions),
     /// A local testnet of real processes: a chain node, one `warden node` per validator and a
     /// relayer on loopback, with Byzantine validators and perturbations (SIGKILL and restart,
-    /// SIGSTOP and SIGCONT) from a TOML manifest; epochs rotated as the chain's isolation
+    /// SIGSTOP and SIGCONT, partitions cut and healed through fault proxies) from a TOML manifest; epochs rotated as the chain's isolation
     /// decides. Prints what each validator committed, what the chain recorded, and verdicts
     /// (safety, liveness, detection and isolation, no honest validator accused, recovery).
     /// With no manifest it runs `fixtures/testnets/default.toml`.
