@@ -1,7 +1,7 @@
 //! `warden node` and `warden testnet` as processes: a node's port refuses malformed, oversized
 //! and unauthenticated frames with a logged reason and keeps serving; the default testnet
 //! (five validators, one double voting, one honest validator SIGKILLed and restarted) passes
-//! every verdict.
+//! every verdict, in the text, JSON and HTML reports.
 
 mod support;
 
@@ -157,6 +157,8 @@ fn the_default_testnet_bans_the_double_voter_and_recovers_the_killed_validator()
         .arg(&data)
         .arg("--json")
         .arg(&json)
+        .arg("--html")
+        .arg(dir.join("report.html"))
         .output()
         .expect("warden testnet runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -198,4 +200,15 @@ fn the_default_testnet_bans_the_double_voter_and_recovers_the_killed_validator()
     assert!(report["conflicts"].as_array().is_some_and(Vec::is_empty));
     assert!(report["blocks"].as_u64() > Some(100), "{stdout}");
     assert!(stdout.contains("PASS"), "{stdout}");
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("the HTML report");
+    for mark in [
+        "<svg id=\"timeline\"",
+        "class=\"commit\"",
+        "class=\"offence\"",
+        "class=\"perturbation\"",
+        "class=\"epoch\"",
+        ": PASS</h1>",
+    ] {
+        assert!(html.contains(mark), "{mark} in the HTML report");
+    }
 }

@@ -283,6 +283,9 @@ pub struct Options {
     /// Also write the report as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also write a self-contained HTML report with a timeline to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Override the manifest's duration, in seconds.
     #[arg(long)]
     pub duration_s: Option<u64>,
@@ -557,6 +560,9 @@ pub struct TestnetReport {
     pub restarted_caught_up: bool,
     /// Where the data is (when kept).
     pub data: Option<PathBuf>,
+    /// Each validator's commit times, in microseconds since the start (for the HTML timeline).
+    #[serde(skip)]
+    pub commit_times_us: Vec<Vec<u64>>,
 }
 
 impl TestnetReport {
@@ -705,6 +711,109 @@ impl TestnetReport {
             let _ = writeln!(out, "  data and logs: {}", d.display());
         }
         out
+    }
+}
+
+impl TestnetReport {
+    /// The report as one self-contained HTML page: the text report and an SVG timeline (a lane
+    /// per validator with its commits, its first offence on chain and its isolation; the
+    /// perturbations and epoch starts across all lanes). No external resource is loaded.
+    pub fn html(&self) -> String {
+        use crate::simulate::html::escape;
+        use std::fmt::Write;
+        const LEFT: f64 = 60.0;
+        const WIDTH: f64 = 1100.0;
+        const TOP: f64 = 40.0;
+        const LANE: f64 = 24.0;
+        let span = self.ran_us.max(1) as f64;
+        let x = |t: u64| LEFT + (t as f64 / span).min(1.0) * WIDTH;
+        let n = self.manifest.validators as f64;
+        let height = TOP + n * LANE + 30.0;
+        let lane = |v: u32| TOP + f64::from(v) * LANE + LANE / 2.0;
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            r##"<svg id="timeline" xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" viewBox="0 0 {w} {height}" font-family="sans-serif" font-size="11">"##,
+            w = LEFT + WIDTH + 20.0
+        );
+        for e in &self.epochs {
+            let _ = write!(
+                svg,
+                r##"<line class="epoch" x1="{x}" x2="{x}" y1="{TOP}" y2="{y2}" stroke="#999" stroke-dasharray="3,3"><title>epoch {e} from {t:.1} s</title></line>"##,
+                x = x(e.at_us),
+                y2 = height - 30.0,
+                e = e.epoch,
+                t = e.at_us as f64 / 1e6
+            );
+        }
+        for p in &self.perturbations {
+            let _ = write!(
+                svg,
+                r##"<line class="perturbation" x1="{x}" x2="{x}" y1="{y1}" y2="{y2}" stroke="#d60"/><text x="{x}" y="{ty}" fill="#d60">{what}</text>"##,
+                x = x(p.at_us),
+                y1 = TOP - 12.0,
+                y2 = height - 30.0,
+                ty = TOP - 16.0,
+                what = escape(&format!("{:?} {}", p.action, p.process))
+            );
+        }
+        for o in &self.operators {
+            let y = lane(o.operator);
+            let _ = write!(
+                svg,
+                r##"<text x="4" y="{ty}">v{v}</text><line x1="{LEFT}" x2="{x2}" y1="{y}" y2="{y}" stroke="#eee"/>"##,
+                ty = y + 4.0,
+                v = o.operator,
+                x2 = LEFT + WIDTH
+            );
+            let times = self
+                .commit_times_us
+                .get(o.operator as usize)
+                .map_or(&[][..], Vec::as_slice);
+            // One mark per pixel at most.
+            let mut last = f64::MIN;
+            for t in times {
+                let cx = x(*t);
+                if cx - last >= 1.0 {
+                    last = cx;
+                    let _ = write!(
+                        svg,
+                        r##"<rect class="commit" x="{cx:.1}" y="{y0}" width="1" height="10" fill="#3a7"/>"##,
+                        y0 = y - 5.0
+                    );
+                }
+            }
+            if let Some(t) = o.first_offence_us {
+                let _ = write!(
+                    svg,
+                    r##"<circle class="offence" cx="{cx}" cy="{y}" r="5" fill="#c22"><title>first offence on chain at {s:.1} s</title></circle>"##,
+                    cx = x(t),
+                    s = t as f64 / 1e6
+                );
+            }
+            if let Some((epoch, t, power)) = o.isolated_from {
+                let _ = write!(
+                    svg,
+                    r##"<rect class="isolated" x="{x0}" y="{y0}" width="{w}" height="4" fill="#c22" opacity="0.5"><title>epoch {epoch} on: power {power}</title></rect>"##,
+                    x0 = x(t),
+                    y0 = y + 6.0,
+                    w = (LEFT + WIDTH - x(t)).max(0.0)
+                );
+            }
+        }
+        let _ = write!(
+            svg,
+            r##"<text x="{LEFT}" y="{ty}">0 s</text><text x="{xe}" y="{ty}" text-anchor="end">{end:.1} s</text></svg>"##,
+            ty = height - 10.0,
+            xe = LEFT + WIDTH,
+            end = span / 1e6
+        );
+        format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Warden testnet {name}</title></head>\n<body>\n<h1>Warden testnet <code>{name}</code>: {verdict}</h1>\n<p>Green: commits. Red dot: the first offence on chain; red bar: less power from that epoch on. Orange: perturbations. Dashed: epoch starts.</p>\n{svg}\n<pre>{text}</pre>\n</body></html>\n",
+            name = escape(&self.manifest.name),
+            verdict = if self.passed() { "PASS" } else { "FAIL" },
+            text = escape(&self.text())
+        )
     }
 }
 
@@ -1198,6 +1307,10 @@ fn judge(
         recorded_once,
         restarted_caught_up,
         data,
+        commit_times_us: logs
+            .iter()
+            .map(|l| l.commits.iter().map(|c| c.at_us).collect())
+            .collect(),
     })
 }
 
@@ -1209,6 +1322,10 @@ pub fn main(options: &Options) -> anyhow::Result<()> {
     if let Some(path) = &options.json {
         let json: Value = serde_json::to_value(&report)?;
         std::fs::write(path, serde_json::to_string_pretty(&json)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &options.html {
+        std::fs::write(path, report.html())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     anyhow::ensure!(report.passed(), "a verdict failed");

@@ -15,7 +15,7 @@ const TOP: f64 = 30.0;
 const COMMITS_HEIGHT: f64 = 90.0;
 const LANE: f64 = 22.0;
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
