@@ -703,7 +703,7 @@ impl<'h, H: Host> Contract<'h, H> {
             evidence_id,
             fraction_ppb,
             reporter,
-            reporter_reward_ppb: reporter_reward(reporter, fraction_ppb, reward_ppm),
+            reporter_reward_ppb: reporter_reward(reporter.is_some(), fraction_ppb, reward_ppm),
             created: self.height,
             execute_after: self
                 .height
@@ -712,36 +712,24 @@ impl<'h, H: Host> Contract<'h, H> {
         };
         self.ov.put(keys::proposal(id), &proposal);
         self.ov.emit(Event::SlashingProposed { proposal });
-        // Raise earlier correlated proposals that are still pending. Each entry mirrors the
-        // fraction its proposal was last given, so proposals already at this fraction or above
-        // are not read at all.
+        // Raise earlier correlated proposals that are still pending. An open entry holds its
+        // proposal's fraction and reward, so raising it rewrites the entry alone (the list is
+        // written once per epoch) and the proposals' records are not read at all.
         let mut own: Option<Correlated> = None;
         for (epoch, mut list) in recent {
             let mut changed = false;
             for (_, o) in list.iter_mut() {
-                if o.fraction_ppb >= fraction_ppb {
+                if !o.open || o.fraction_ppb >= fraction_ppb {
                     continue;
                 }
                 o.fraction_ppb = fraction_ppb;
+                o.reporter_reward_ppb = reporter_reward(o.reported, fraction_ppb, reward_ppm);
                 changed = true;
-                let Some(mut earlier) = self
-                    .ov
-                    .get::<SlashingProposal>(&keys::proposal(o.proposal))?
-                else {
-                    continue;
-                };
-                if earlier.status == ProposalStatus::Pending && earlier.fraction_ppb < fraction_ppb
-                {
-                    earlier.fraction_ppb = fraction_ppb;
-                    earlier.reporter_reward_ppb =
-                        reporter_reward(earlier.reporter, fraction_ppb, reward_ppm);
-                    self.ov.put(keys::proposal(earlier.id), &earlier);
-                    self.ov.emit(Event::SlashingFractionRaised {
-                        id: earlier.id,
-                        fraction_ppb,
-                        reporter_reward_ppb: earlier.reporter_reward_ppb,
-                    });
-                }
+                self.ov.emit(Event::SlashingFractionRaised {
+                    id: o.proposal,
+                    fraction_ppb,
+                    reporter_reward_ppb: o.reporter_reward_ppb,
+                });
             }
             if epoch == offence.epoch {
                 own = Some(list);
@@ -754,6 +742,11 @@ impl<'h, H: Host> Contract<'h, H> {
             Some(list) => list,
             None => self.ov.get(&key)?.unwrap_or_default(),
         };
+        // A banned operator cannot offend again; should an entry be replaced all the same,
+        // its proposal keeps the fraction the entry gave it.
+        if let Some(replaced) = list.get(&offence.operator).copied() {
+            self.settle(&replaced)?;
+        }
         list.insert(
             offence.operator,
             CorrelatedOffence {
@@ -762,32 +755,87 @@ impl<'h, H: Host> Contract<'h, H> {
                 power,
                 proposal: id,
                 fraction_ppb,
+                reporter_reward_ppb: proposal.reporter_reward_ppb,
+                reported: reporter.is_some(),
+                open: true,
             },
         );
         self.ov.put(key, &list);
         Ok(())
     }
 
+    /// A slashing proposal as it stands: while it is pending, its correlation entry holds its
+    /// fraction and reward (see [`CorrelatedOffence`]).
+    fn proposal(&self, id: u64) -> Result<Option<SlashingProposal>, Error> {
+        let Some(mut proposal) = self.ov.get::<SlashingProposal>(&keys::proposal(id))? else {
+            return Ok(None);
+        };
+        if proposal.status == ProposalStatus::Pending {
+            let list: Option<Correlated> =
+                self.ov.get(&keys::correlation(proposal.offence.epoch))?;
+            if let Some(entry) = list
+                .as_ref()
+                .and_then(|l| l.get(&proposal.offence.operator))
+            {
+                entry.apply_to(&mut proposal);
+            }
+        }
+        Ok(Some(proposal))
+    }
+
+    /// Stores a proposal that leaves pending (read with [`Self::proposal`], so with the
+    /// fraction and reward correlation gave it) and closes its correlation entry, which is
+    /// then never raised again.
+    fn close_proposal(&mut self, proposal: &SlashingProposal) -> Result<(), Error> {
+        self.ov.put(keys::proposal(proposal.id), proposal);
+        let key = keys::correlation(proposal.offence.epoch);
+        let Some(mut list) = self.ov.get::<Correlated>(&key)? else {
+            return Ok(());
+        };
+        let Some(entry) = list
+            .iter_mut()
+            .map(|(_, o)| o)
+            .find(|o| o.open && o.proposal == proposal.id)
+        else {
+            return Ok(());
+        };
+        entry.open = false;
+        self.ov.put(key, &list);
+        Ok(())
+    }
+
+    /// Writes into a pending proposal's record the fraction and reward its correlation entry
+    /// holds, before the entry goes (its epoch leaves retention, or the entry is replaced).
+    fn settle(&mut self, entry: &CorrelatedOffence) -> Result<(), Error> {
+        if !entry.open {
+            return Ok(());
+        }
+        let key = keys::proposal(entry.proposal);
+        let Some(mut proposal) = self.ov.get::<SlashingProposal>(&key)? else {
+            return Ok(());
+        };
+        let before = proposal;
+        entry.apply_to(&mut proposal);
+        if proposal != before {
+            self.ov.put(key, &proposal);
+        }
+        Ok(())
+    }
+
     fn execute_veto(&mut self, id: u64) -> Result<(), Error> {
         self.require_authority()?;
-        let mut proposal: SlashingProposal = self
-            .ov
-            .get(&keys::proposal(id))?
-            .ok_or(Error::UnknownProposal { id })?;
+        let mut proposal = self.proposal(id)?.ok_or(Error::UnknownProposal { id })?;
         if proposal.status != ProposalStatus::Pending || self.height >= proposal.execute_after {
             return Err(Error::NotPending { id });
         }
         proposal.status = ProposalStatus::Vetoed;
-        self.ov.put(keys::proposal(id), &proposal);
+        self.close_proposal(&proposal)?;
         self.ov.emit(Event::SlashingVetoed { id });
         Ok(())
     }
 
     fn execute_finalise(&mut self, id: u64) -> Result<(), Error> {
-        let mut proposal: SlashingProposal = self
-            .ov
-            .get(&keys::proposal(id))?
-            .ok_or(Error::UnknownProposal { id })?;
+        let mut proposal = self.proposal(id)?.ok_or(Error::UnknownProposal { id })?;
         if proposal.status != ProposalStatus::Pending {
             return Err(Error::NotPending { id });
         }
@@ -797,7 +845,7 @@ impl<'h, H: Host> Contract<'h, H> {
             });
         }
         proposal.status = ProposalStatus::Finalised;
-        self.ov.put(keys::proposal(id), &proposal);
+        self.close_proposal(&proposal)?;
         self.ov.emit(Event::SlashingFinalised {
             id,
             operator: proposal.offence.operator,
@@ -1070,6 +1118,10 @@ impl<'h, H: Host> Contract<'h, H> {
             self.ov.delete(keys::members(e));
             self.ov.delete(keys::set(e));
             self.ov.delete(keys::schedule(e));
+            let correlated: Correlated = self.ov.get(&keys::correlation(e))?.unwrap_or_default();
+            for entry in correlated.values() {
+                self.settle(entry)?;
+            }
             self.ov.delete(keys::correlation(e));
         }
         self.meta.retained_epochs = kept;
@@ -1163,7 +1215,7 @@ impl<'h, H: Host> Contract<'h, H> {
             Query::SlashingProposals { start, limit } => {
                 let mut out = Vec::new();
                 for id in page(start, limit, self.meta.next_proposal_id) {
-                    if let Some(p) = self.ov.get(&keys::proposal(id))? {
+                    if let Some(p) = self.proposal(id)? {
                         out.push(p);
                     }
                 }

@@ -3,7 +3,6 @@
 //!
 //! See the crate documentation ("The wasm ABI") for the contract between module and runtime.
 
-use alloc::vec;
 use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -104,6 +103,9 @@ extern "C" {
     fn verify(key_ptr: *const u8, msg_ptr: *const u8, msg_len: u32, sig_ptr: *const u8) -> i32;
 }
 
+/// The buffer a storage read offers first: larger values are read a second time.
+const READ_BUFFER_BYTES: usize = 1024;
+
 /// The runtime's strict ed25519 check, through the `verify` import.
 #[cfg(not(feature = "in-wasm-verify"))]
 struct RuntimeVerifier;
@@ -135,26 +137,30 @@ struct WasmHost;
 
 impl Host for WasmHost {
     fn read(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let mut buf = vec![0u8; 256];
-        // SAFETY: the pointers and lengths describe live buffers owned by this function.
+        // Room for most values, left uninitialised: the runtime writes the value into it, and
+        // a larger one is read again into a buffer of its announced length.
+        let mut buf: Vec<u8> = Vec::with_capacity(READ_BUFFER_BYTES);
+        // SAFETY: the key is a live slice; the runtime writes at most `capacity` bytes into
+        // the buffer's spare capacity.
         let len = unsafe {
             storage_read(
                 key.as_ptr(),
                 key.len() as u32,
                 buf.as_mut_ptr(),
-                buf.len() as u32,
+                buf.capacity() as u32,
             )
         };
         if len < 0 {
             return None;
         }
         let len = len as usize;
-        if len > buf.len() {
-            buf = vec![0u8; len];
+        if len > buf.capacity() {
+            buf = Vec::with_capacity(len);
             // SAFETY: as above, with a buffer of the announced length.
             unsafe { storage_read(key.as_ptr(), key.len() as u32, buf.as_mut_ptr(), len as u32) };
         }
-        buf.truncate(len);
+        // SAFETY: the runtime wrote the value's `len` bytes, within the capacity.
+        unsafe { buf.set_len(len) };
         Some(buf)
     }
 

@@ -2,7 +2,6 @@
 //! both exact in integers for every power the wire format allows.
 
 use crate::config::{PPB, PPM};
-use crate::wire::PublicKey;
 
 /// The correlated slashing fraction in ppb: `min((3k/n)^2, 1)` of the offending power `k` over
 /// the total power `n` (as in Substrate), rounded down, never below `min_ppb` (itself at most
@@ -27,10 +26,11 @@ pub fn correlated_fraction(offending_power: u64, total_power: u64, min_ppb: u64)
 
 /// The reporter's reward in ppb of the offender's stake: `reward_ppm` of the slashed fraction,
 /// nothing without a reporter (a self-report has none).
-pub fn reporter_reward(reporter: Option<PublicKey>, fraction_ppb: u64, reward_ppm: u32) -> u64 {
-    match reporter {
-        Some(_) => (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64,
-        None => 0,
+pub fn reporter_reward(reported: bool, fraction_ppb: u64, reward_ppm: u32) -> u64 {
+    if reported {
+        (u128::from(fraction_ppb) * u128::from(reward_ppm) / u128::from(PPM)) as u64
+    } else {
+        0
     }
 }
 

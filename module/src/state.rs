@@ -202,7 +202,8 @@ pub mod keys {
     pub fn banned(index: u64) -> Vec<u8> {
         with(b"banned/", &index.to_be_bytes())
     }
-    /// The Tier 1 offences of an epoch, for correlated slashing (at most one per member).
+    /// The Tier 1 offences of an epoch, for correlated slashing (at most one per member), with
+    /// the fraction and reward of each one's proposal while it is pending.
     pub fn correlation(epoch: u64) -> Vec<u8> {
         with(b"correlation/", &epoch.to_be_bytes())
     }
@@ -360,9 +361,29 @@ pub struct CorrelatedOffence {
     pub power: u64,
     /// Its slashing proposal.
     pub proposal: u64,
-    /// The fraction (ppb) correlation last gave that proposal, so that a later offender reads
-    /// only the proposals it raises.
+    /// The proposal's fraction (ppb) as correlation raised it. While the proposal is open this
+    /// entry, not the proposal's record, holds its fraction and reward, so that a later
+    /// offender raises every earlier proposal of the window without reading or rewriting
+    /// them; a veto, a finalisation or the end of the entry's retention writes them into the
+    /// record.
     pub fraction_ppb: u64,
+    /// The reporter's reward (ppb) at that fraction.
+    pub reporter_reward_ppb: u64,
+    /// Whether the proposal names a reporter (who is rewarded).
+    pub reported: bool,
+    /// Whether the proposal is still pending: a vetoed or finalised one is never raised.
+    pub open: bool,
+}
+
+impl CorrelatedOffence {
+    /// `proposal` with the fraction and reward this entry holds, if it is the entry of that
+    /// proposal and the proposal is still pending.
+    pub fn apply_to(&self, proposal: &mut SlashingProposal) {
+        if self.open && self.proposal == proposal.id && proposal.status == ProposalStatus::Pending {
+            proposal.fraction_ppb = self.fraction_ppb;
+            proposal.reporter_reward_ppb = self.reporter_reward_ppb;
+        }
+    }
 }
 
 /// Tier 3 state: the open participation window and the recording watermarks.

@@ -1703,6 +1703,90 @@ fn finalise_only_after_the_deferral_window() {
     );
 }
 
+#[test]
+fn a_closed_proposal_is_never_raised_and_keeps_the_fraction_it_closed_at() {
+    let net = network();
+    let config = net.config.clone();
+    let min = config.slashing.min_fraction_ppb;
+    let mut chain = Chain::new(&net);
+    let reporter = Some(net.reporter_key());
+    let authority = Some(net.authority_key());
+    ok(chain.submit(reporter, &evidence(net.double_vote(1, 5))));
+    ok(chain.submit(reporter, &evidence(net.double_vote(2, 5))));
+    let double = correlated_fraction(20, 70, min);
+    assert_eq!(chain.proposal(0).fraction_ppb, double);
+    ok(chain.submit(authority, &Msg::VetoSlashing { id: 0 }));
+
+    // A third offender raises the pending proposal only.
+    let events = ok(chain.submit(reporter, &evidence(net.double_vote(3, 5))));
+    let triple = correlated_fraction(30, 70, min);
+    assert!(triple > double);
+    assert!(!has(&events, |e| matches!(
+        e,
+        Event::SlashingFractionRaised { id: 0, .. }
+    )));
+    assert!(has(&events, |e| *e
+        == Event::SlashingFractionRaised {
+            id: 1,
+            fraction_ppb: triple,
+            reporter_reward_ppb: reward_of(triple, &config),
+        }));
+    let vetoed = chain.proposal(0);
+    assert_eq!(vetoed.status, ProposalStatus::Vetoed);
+    assert_eq!(vetoed.fraction_ppb, double);
+    assert_eq!(vetoed.reporter_reward_ppb, reward_of(double, &config));
+
+    // Finalised at the fraction correlation gave it, which it keeps.
+    let at = chain.proposal(1).execute_after;
+    let events = ok(chain.submit_at(at, None, &Msg::FinaliseSlashing { id: 1 }));
+    assert!(has(&events, |e| *e
+        == Event::SlashingFinalised {
+            id: 1,
+            operator: 2,
+            fraction_ppb: triple,
+            reporter_reward_ppb: reward_of(triple, &config),
+            reporter,
+        }));
+    let finalised = chain.proposal(1);
+    assert_eq!(finalised.status, ProposalStatus::Finalised);
+    assert_eq!(finalised.fraction_ppb, triple);
+}
+
+#[test]
+fn a_pending_proposal_keeps_its_raised_fraction_after_its_epoch_leaves_retention() {
+    let net = network_with(config_with(|c| {
+        c.retention_epochs = 1;
+        c.slashing.correlation_window_epochs = 1;
+    }));
+    let config = net.config.clone();
+    let mut chain = Chain::new(&net);
+    let reporter = Some(net.reporter_key());
+    let authority = Some(net.authority_key());
+    ok(chain.submit(reporter, &evidence(net.double_vote(1, 5))));
+    ok(chain.submit(reporter, &evidence(net.double_vote(2, 5))));
+    let double = correlated_fraction(20, 70, config.slashing.min_fraction_ppb);
+    // Epoch 3 keeps epochs 2 and 3: epoch 1, and its correlation record, are gone.
+    for epoch in 2..=3 {
+        ok(chain.submit(authority, &authority_rotation(&rotated(&net, epoch, &[]))));
+    }
+    assert_eq!(
+        err(chain.submit(reporter, &evidence(net.double_vote(3, 6)))),
+        Error::Expired {
+            epoch: 1,
+            oldest: 2
+        }
+    );
+    let p = chain.proposal(0);
+    assert_eq!(p.status, ProposalStatus::Pending);
+    assert_eq!(p.fraction_ppb, double);
+    assert_eq!(p.reporter_reward_ppb, reward_of(double, &config));
+    let events = ok(chain.submit_at(p.execute_after, None, &Msg::FinaliseSlashing { id: 0 }));
+    assert!(has(&events, |e| matches!(
+        e,
+        Event::SlashingFinalised { id: 0, fraction_ppb, .. } if *fraction_ppb == double
+    )));
+}
+
 // ----- expiry ------------------------------------------------------------------------------
 
 #[test]
