@@ -189,6 +189,8 @@ struct SizeRun {
     floor: Duration,
     signature_floor: Duration,
     txs: u64,
+    /// Fuel the chain's transactions burnt (deterministic, unlike the times).
+    fuel: u64,
 }
 
 impl SizeRun {
@@ -249,6 +251,7 @@ impl SizeRun {
             floor: Duration::ZERO,
             signature_floor: Duration::ZERO,
             txs: 0,
+            fuel: 0,
         })
     }
 
@@ -293,6 +296,7 @@ impl SizeRun {
             records.len(),
             self.payloads.len()
         );
+        self.fuel += records.iter().map(|r| r.result.fuel_used).sum::<u64>();
         if round == 0 {
             let floor_root = root::root_of(
                 floor_state
@@ -377,13 +381,14 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
     writeln!(out)?;
     writeln!(
         out,
-        "{:>10}  {:>15}  {:>12}  {:>12}  {:>16}  {:>22}",
+        "{:>10}  {:>15}  {:>12}  {:>12}  {:>16}  {:>22}  {:>11}",
         "validators",
         "signature floor",
         "wasm floor",
         "chain",
         "chain / sig floor",
-        "chain per tx: submit+block"
+        "chain per tx: submit+block",
+        "fuel per tx"
     )?;
     let mut chain_rates = Vec::new();
     let mut all_pass = true;
@@ -397,7 +402,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
         let per_tx = |d: Duration| d.as_secs_f64() * 1e6 / run.txs.max(1) as f64;
         writeln!(
             out,
-            "{:>10}  {:>10.1} tx/s  {:>7.1} tx/s  {:>7.1} tx/s  {:>10.1}% {}  {:>7.1} + {:>7.1} µs",
+            "{:>10}  {:>10.1} tx/s  {:>7.1} tx/s  {:>7.1} tx/s  {:>10.1}% {}  {:>7.1} + {:>7.1} µs  {:>11}",
             run.validators,
             sig,
             floor,
@@ -406,6 +411,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
             verdict(share >= RATE_TARGET),
             per_tx(run.submit),
             per_tx(run.chain - run.submit),
+            run.fuel / run.txs.max(1),
         )?;
     }
     writeln!(
