@@ -30,7 +30,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use warden_module::wire::PublicKey;
 
-use crate::wasm::{BlockContext, CallOutcome, Executor, ExecutorConfig, Store};
+use crate::wasm::{BlockContext, CallOutcome, Executor, ExecutorConfig, Store, MODULE_WASM};
 use block::{merkle_root, Block, Header, TxRecord, TxResult, TxStatus};
 use envelope::{Envelope, EnvelopeError, StrongKeys};
 use genesis::GenesisFile;
@@ -47,6 +47,9 @@ pub const GENESIS_FILE: &str = "genesis.toml";
 
 const META_GENESIS: &str = "genesis";
 const META_HEAD: &str = "head";
+/// The SHA-256 of the module the chain was initialised with: its state is in that module's
+/// layout, so no other module may run over it.
+const META_MODULE: &str = "module";
 
 /// Why a submitted transaction was refused.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +92,20 @@ pub enum ChainError {
     /// The module refused the genesis.
     #[error("the module refused the genesis: {0}")]
     GenesisRefused(String),
+    /// The directory's chain was initialised with another module than this binary carries.
+    #[error(
+        "{dir} was initialised with module {stored}, but this warden carries module {running}: \
+         its state is in the other module's layout (start a new chain with `warden chain init`, \
+         or run the warden that initialised it)"
+    )]
+    ModuleMismatch {
+        /// The data directory.
+        dir: PathBuf,
+        /// The stored module's SHA-256 (hex), or "an unrecorded module".
+        stored: String,
+        /// This binary's module's SHA-256 (hex).
+        running: String,
+    },
     /// A transaction to sign and submit is too large for an envelope.
     #[error("the payload is too large for a transaction")]
     PayloadTooLarge,
@@ -168,6 +185,12 @@ impl std::fmt::Debug for Chain {
     }
 }
 
+/// The SHA-256 of the module this binary runs.
+fn module_digest() -> Hash {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(MODULE_WASM).into()
+}
+
 fn executor(dir: &Path, genesis: &GenesisFile) -> Result<Executor> {
     Executor::cached(
         ExecutorConfig {
@@ -233,6 +256,7 @@ impl Chain {
             let mut meta = txn.open_table(META)?;
             meta.insert(META_GENESIS, text.as_bytes())?;
             meta.insert(META_HEAD, &0u64.to_le_bytes()[..])?;
+            meta.insert(META_MODULE, &module_digest()[..])?;
             txn.open_table(NONCES)?;
             txn.open_table(TXS)?;
         }
@@ -273,6 +297,15 @@ impl Chain {
             let text = String::from_utf8(text)
                 .map_err(|_| missing("the stored genesis is not UTF-8".into()))?;
             let genesis = GenesisFile::parse(&text)?;
+            let running = module_digest();
+            let stored = meta.get(META_MODULE)?.map(|v| v.value().to_vec());
+            if stored.as_deref() != Some(&running[..]) {
+                return Err(ChainError::ModuleMismatch {
+                    dir: dir.to_path_buf(),
+                    stored: stored.map_or_else(|| "an unrecorded module".into(), hex::encode),
+                    running: hex::encode(running),
+                });
+            }
             let head = read_u64(
                 meta.get(META_HEAD)?
                     .ok_or_else(|| missing("the database has no head".into()))?
@@ -733,5 +766,40 @@ mod tests {
         genesis.config.retention_epochs = 0;
         let err = Chain::init(&genesis, dir.path()).expect_err("retention 0 is invalid");
         assert!(matches!(err, ChainError::GenesisRefused(_)), "{err}");
+    }
+
+    #[test]
+    fn a_chain_initialised_with_another_module_is_module_mismatch() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("data");
+        let genesis = GenesisFile::from_network(&TestNetwork::new(7, 4), 0);
+        drop(Chain::init(&genesis, &data).expect("a new chain"));
+        let set_module = |digest: Option<&[u8]>| {
+            let db = Database::open(data.join(DB_FILE)).expect("the database");
+            let txn = db.begin_write().expect("a write transaction");
+            {
+                let mut meta = txn.open_table(META).expect("the meta table");
+                match digest {
+                    Some(digest) => meta.insert(META_MODULE, digest).expect("written"),
+                    None => meta.remove(META_MODULE).expect("removed"),
+                };
+            }
+            txn.commit().expect("committed");
+        };
+        set_module(Some(&[7; 32]));
+        let err = Chain::open(&data).expect_err("another module's chain");
+        assert!(
+            matches!(&err, ChainError::ModuleMismatch { stored, running, .. }
+                if *stored == hex::encode([7; 32]) && *running == hex::encode(module_digest())),
+            "{err}"
+        );
+        set_module(None);
+        let err = Chain::open(&data).expect_err("a chain without a recorded module");
+        assert!(
+            matches!(&err, ChainError::ModuleMismatch { stored, .. } if stored == "an unrecorded module"),
+            "{err}"
+        );
+        set_module(Some(&module_digest()));
+        Chain::open(&data).expect("this binary's module opens");
     }
 }
