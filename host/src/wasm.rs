@@ -64,6 +64,12 @@ pub const FUEL_PER_VERIFY_BYTE: u64 = 16;
 /// The longest message the `verify` import accepts.
 pub const MAX_VERIFY_MESSAGE_BYTES: usize = 65_536;
 
+/// The SHA-256 of a module binary: the name of its compiled form in the cache, and the module
+/// a chain's data directory records.
+pub fn module_digest(wasm: &[u8]) -> [u8; 32] {
+    Sha256::digest(wasm).into()
+}
+
 /// The state a call reads and, on success, writes.
 pub trait Store {
     /// The value under `key`.
@@ -302,7 +308,7 @@ impl Executor {
     ) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(config.pool_size))
             .map_err(|e| anyhow::anyhow!("wasmtime engine: {e}"))?;
-        let digest: [u8; 32] = Sha256::digest(wasm).into();
+        let digest = module_digest(wasm);
         let name = format!("warden-module-{}.cwasm", hex::encode(digest));
         let path = cache_dir.join(&name);
         if path.is_file() {

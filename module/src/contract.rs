@@ -792,10 +792,10 @@ impl<'h, H: Host> Contract<'h, H> {
         let Some(mut list) = self.ov.get::<Correlated>(&key)? else {
             return Ok(());
         };
-        let Some(entry) = list
+        let operator = proposal.offence.operator;
+        let Some((_, entry)) = list
             .iter_mut()
-            .map(|(_, o)| o)
-            .find(|o| o.open && o.proposal == proposal.id)
+            .find(|(op, o)| **op == operator && o.open && o.proposal == proposal.id)
         else {
             return Ok(());
         };

@@ -30,7 +30,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 use warden_module::wire::PublicKey;
 
-use crate::wasm::{BlockContext, CallOutcome, Executor, ExecutorConfig, Store, MODULE_WASM};
+use crate::wasm::{
+    module_digest, BlockContext, CallOutcome, Executor, ExecutorConfig, Store, MODULE_WASM,
+};
 use block::{merkle_root, Block, Header, TxRecord, TxResult, TxStatus};
 use envelope::{Envelope, EnvelopeError, StrongKeys};
 use genesis::GenesisFile;
@@ -185,12 +187,6 @@ impl std::fmt::Debug for Chain {
     }
 }
 
-/// The SHA-256 of the module this binary runs.
-fn module_digest() -> Hash {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(MODULE_WASM).into()
-}
-
 fn executor(dir: &Path, genesis: &GenesisFile) -> Result<Executor> {
     Executor::cached(
         ExecutorConfig {
@@ -256,7 +252,7 @@ impl Chain {
             let mut meta = txn.open_table(META)?;
             meta.insert(META_GENESIS, text.as_bytes())?;
             meta.insert(META_HEAD, &0u64.to_le_bytes()[..])?;
-            meta.insert(META_MODULE, &module_digest()[..])?;
+            meta.insert(META_MODULE, &module_digest(MODULE_WASM)[..])?;
             txn.open_table(NONCES)?;
             txn.open_table(TXS)?;
         }
@@ -297,7 +293,7 @@ impl Chain {
             let text = String::from_utf8(text)
                 .map_err(|_| missing("the stored genesis is not UTF-8".into()))?;
             let genesis = GenesisFile::parse(&text)?;
-            let running = module_digest();
+            let running = module_digest(MODULE_WASM);
             let stored = meta.get(META_MODULE)?.map(|v| v.value().to_vec());
             if stored.as_deref() != Some(&running[..]) {
                 return Err(ChainError::ModuleMismatch {
@@ -790,7 +786,7 @@ mod tests {
         let err = Chain::open(&data).expect_err("another module's chain");
         assert!(
             matches!(&err, ChainError::ModuleMismatch { stored, running, .. }
-                if *stored == hex::encode([7; 32]) && *running == hex::encode(module_digest())),
+                if *stored == hex::encode([7; 32]) && *running == hex::encode(module_digest(MODULE_WASM))),
             "{err}"
         );
         set_module(None);
@@ -799,7 +795,7 @@ mod tests {
             matches!(&err, ChainError::ModuleMismatch { stored, .. } if stored == "an unrecorded module"),
             "{err}"
         );
-        set_module(Some(&module_digest()));
+        set_module(Some(&module_digest(MODULE_WASM)));
         Chain::open(&data).expect("this binary's module opens");
     }
 }
