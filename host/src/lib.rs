@@ -18,6 +18,7 @@ pub mod forensics_cli;
 pub mod ft;
 pub mod ft_bench;
 pub mod http;
+pub mod keys;
 pub mod logging;
 pub mod net;
 pub mod sim;

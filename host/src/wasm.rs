@@ -4,7 +4,8 @@
 //! SIMD (relaxed or otherwise), a bounded stack and memory, fuel metering with a per-call
 //! limit, and a fresh instance per call from a pooling allocator, its imports resolved once
 //! (an `InstancePre`). The `verify` import checks one ed25519 signature natively with
-//! `verify_strict`, for [`FUEL_PER_VERIFY`] plus [`FUEL_PER_VERIFY_BYTE`] per message byte; the
+//! `verify_strict` (the executor keeps the keys it has decompressed: [`crate::keys`]), for
+//! [`FUEL_PER_VERIFY`] plus [`FUEL_PER_VERIFY_BYTE`] per message byte; the
 //! in-wasm-verify build ([`MODULE_WASM_IN_WASM_VERIFY`]) does not import it. Host functions see a
 //! per-call overlay over a [`Store`]; its writes reach the store only when the call returns
 //! success, so a rejected call, a trap or fuel exhaustion leaves the state untouched.
@@ -15,6 +16,7 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use borsh::BorshDeserialize;
 use sha2::{Digest, Sha256};
@@ -25,11 +27,13 @@ use wasmtime::{
 
 use warden_module::codec::{decode, encode};
 use warden_module::contract::MAX_GENESIS_BYTES;
-use warden_module::crypto::{Ed25519Strict, Verifier, MAX_VERIFY_BYTES};
+use warden_module::crypto::{Verifier, MAX_VERIFY_BYTES};
 use warden_module::msg::{
     Event, Genesis, Msg, MAX_QUERY_BYTES, MAX_SIGNATURES_PER_TX, MAX_TX_BYTES,
 };
 use warden_module::wire::{PublicKey, Signature};
+
+use crate::keys::SharedKeyCache;
 
 /// The module built for `wasm32-unknown-unknown` by this crate's build script, checking
 /// signatures through the runtime's `verify` import (what Warden's runtime runs).
@@ -361,7 +365,7 @@ impl Executor {
 
     /// Resolves the module's imports against the runtime's functions, once.
     fn with_module(engine: Engine, module: Module, config: ExecutorConfig) -> anyhow::Result<Self> {
-        let instance_pre = linker(&engine)
+        let instance_pre = linker(&engine, Arc::new(SharedKeyCache::default()))
             .and_then(|linker| linker.instantiate_pre(&module))
             .map_err(|e| anyhow::anyhow!("linking the module: {e:#}"))?;
         Ok(Self {
@@ -628,7 +632,8 @@ fn burn(caller: &mut Caller<'_, CallState>, cost: u64) -> wasmtime::Result<()> {
     caller.set_fuel(left - cost)
 }
 
-fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
+/// The runtime's imports; `verify` checks signatures through `keys`.
+fn linker(engine: &Engine, keys: Arc<SharedKeyCache>) -> wasmtime::Result<Linker<CallState>> {
     let mut linker: Linker<CallState> = Linker::new(engine);
     linker.func_wrap(
         "warden",
@@ -729,12 +734,12 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     linker.func_wrap(
         "warden",
         "verify",
-        |mut caller: Caller<'_, CallState>,
-         key_ptr: u32,
-         msg_ptr: u32,
-         msg_len: u32,
-         sig_ptr: u32|
-         -> wasmtime::Result<i32> {
+        move |mut caller: Caller<'_, CallState>,
+              key_ptr: u32,
+              msg_ptr: u32,
+              msg_len: u32,
+              sig_ptr: u32|
+              -> wasmtime::Result<i32> {
             let len = u64::from(msg_len);
             burn(
                 &mut caller,
@@ -743,7 +748,7 @@ fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
             let message = read_bytes(&mut caller, msg_ptr, msg_len, MAX_VERIFY_MESSAGE_BYTES)?;
             let key = read_array::<32>(&mut caller, key_ptr)?;
             let signature = read_array::<64>(&mut caller, sig_ptr)?;
-            let valid = Ed25519Strict.verify(&PublicKey(key), &message, &Signature(signature));
+            let valid = keys.verify(&PublicKey(key), &message, &Signature(signature));
             Ok(i32::from(valid))
         },
     )?;

@@ -12,18 +12,17 @@
 //! module does. Signatures are checked with `verify_strict`, and weak (small-order) sender keys
 //! are refused.
 
-use std::collections::BTreeSet;
-
 use borsh::{BorshDeserialize, BorshSerialize};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use warden_module::codec::{decode, encode, BoundedBytes};
-use warden_module::crypto::{is_strong_key, Ed25519Strict, Verifier};
+use warden_module::crypto::is_strong_key;
 use warden_module::msg::MAX_TX_BYTES;
 use warden_module::wire::{PublicKey, Signature};
 
 use super::root::Hash;
+use crate::keys::{self, KeyCache};
 
 /// The domain tag of a transaction's signed bytes.
 pub const TX_DOMAIN_TAG: &[u8; 9] = b"WARDEN-TX";
@@ -141,46 +140,39 @@ impl Envelope {
                 found: self.chain_id,
             });
         }
-        if !strong.is_strong(&self.sender) {
+        let Some(sender) = strong.get(&self.sender) else {
             return Err(EnvelopeError::WeakKey);
-        }
+        };
         let bytes = Self::signing_bytes(
             self.chain_id,
             &self.sender,
             self.nonce,
             self.payload.as_bytes(),
         );
-        if !Ed25519Strict.verify(&self.sender, &bytes, &self.signature) {
+        if !keys::strict(sender, &bytes, &self.signature) {
             return Err(EnvelopeError::BadSignature);
         }
         Ok(())
     }
 }
 
-/// Sender keys already found strong, so that a sender's key is checked once rather than with
-/// every transaction (a key's subgroup check costs about as much as a signature check). The
-/// answer for a key never changes, so remembering it changes no verdict. Bounded: when full,
+/// Sender keys already found strong, decompressed, so that a sender's key is checked and
+/// decompressed once rather than with every transaction (a key's subgroup check costs about as
+/// much as a signature check, its decompression a tenth of one). The answer for a key never
+/// changes, so remembering it changes no verdict. Bounded ([`KeyCache::CAPACITY`]): when full,
 /// it starts over.
 #[derive(Clone, Debug, Default)]
-pub struct StrongKeys(BTreeSet<PublicKey>);
+pub struct StrongKeys(KeyCache);
 
 impl StrongKeys {
-    /// The most keys remembered.
-    pub const CAPACITY: usize = 4_096;
-
     /// Whether `key` is strong ([`is_strong_key`]).
     pub fn is_strong(&mut self, key: &PublicKey) -> bool {
-        if self.0.contains(key) {
-            return true;
-        }
-        let strong = is_strong_key(key);
-        if strong {
-            if self.0.len() >= Self::CAPACITY {
-                self.0.clear();
-            }
-            self.0.insert(*key);
-        }
-        strong
+        self.get(key).is_some()
+    }
+
+    /// `key` decompressed, if it is strong.
+    fn get(&mut self, key: &PublicKey) -> Option<&VerifyingKey> {
+        self.0.get_if(key, is_strong_key)
     }
 }
 
