@@ -6,8 +6,13 @@
 //!    double votes by `block_txs` different offenders is committed on a fresh chain (a copy of
 //!    the size's post-genesis data directory, made before the clock starts), so that every
 //!    size's transactions do the same work besides the set: the same offenders' worth of
-//!    bans and correlated slashing. Three measurements take turns, one block each, on the same
-//!    signed transactions:
+//!    bans and correlated slashing. Before the clock, the fresh chain commits a warm-up block:
+//!    the same double votes, each with a spoilt signature, from another reporter, all refused,
+//!    so the module's state is still genesis's (checked) while the chain has run a block as a
+//!    running chain has (its executor's code and instance slot touched, its database file
+//!    grown, its caches filled); without it, every measured block would also pay what only the
+//!    first block after opening a data directory pays. Three measurements take turns, one
+//!    block each, on the same signed transactions:
 //!    - the signature floor: native `verify_strict` of the transaction's three signatures (its
 //!      envelope's and the two votes'), nothing else;
 //!    - the wasm floor: the executor alone over an in-memory store;
@@ -82,6 +87,15 @@ const ROOT_BLOCK_KEYS: u64 = 100;
 const ROOT_BLOCKS: u64 = 20;
 /// Signatures a double-vote transaction carries: its envelope's and the two votes'.
 const SIGNATURES_PER_TX: u32 = 3;
+/// The height of the measured block: each fresh chain first commits a warm-up block.
+const BLOCK_HEIGHT: u64 = 2;
+/// The sender of the warm-up block's transactions.
+const WARMUP_SEED: u64 = REPORTER_SEED + 1;
+
+/// The time of block `height`.
+fn block_time(height: u64) -> u64 {
+    GENESIS_TIME + 1_000 * height
+}
 
 fn rate(n: u64, d: Duration) -> f64 {
     let s = d.as_secs_f64();
@@ -115,7 +129,7 @@ fn floor_block(
     let sender = Some(public(&key(REPORTER_SEED)));
     let ctx = BlockContext {
         height,
-        time: GENESIS_TIME + 1_000 * height,
+        time: block_time(height),
     };
     let start = Instant::now();
     let outcomes: Vec<_> = payloads
@@ -137,22 +151,31 @@ fn floor_block(
     Ok(elapsed)
 }
 
-/// The records of block `height`'s transactions, each of which must have succeeded.
-fn succeeded(chain: &Chain, height: u64) -> anyhow::Result<Vec<TxRecord>> {
+/// The records of block `height`'s transactions.
+fn chain_records(chain: &Chain, height: u64) -> anyhow::Result<Vec<TxRecord>> {
     let block = chain
         .block(height)?
         .ok_or_else(|| anyhow::anyhow!("block {height} missing"))?;
-    let mut records = Vec::with_capacity(block.txs.len());
-    for hash in &block.txs {
-        let record = chain
-            .tx(hash)?
-            .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))?;
+    block
+        .txs
+        .iter()
+        .map(|hash| {
+            chain
+                .tx(hash)?
+                .ok_or_else(|| anyhow::anyhow!("no record of a committed transaction"))
+        })
+        .collect()
+}
+
+/// The records of block `height`'s transactions, each of which must have succeeded.
+fn succeeded(chain: &Chain, height: u64) -> anyhow::Result<Vec<TxRecord>> {
+    let records = chain_records(chain, height)?;
+    for record in &records {
         anyhow::ensure!(
             record.result.status == TxStatus::Ok,
             "a transaction of block {height} failed: {:?}",
             record.result.status
         );
-        records.push(record);
     }
     Ok(records)
 }
@@ -182,6 +205,10 @@ struct SizeRun {
     genesis_state: MemoryStore,
     payloads: Vec<Vec<u8>>,
     envelopes: Vec<Vec<u8>>,
+    /// The warm-up block: the block's double votes, each spoilt, which the module refuses.
+    warmup: Vec<Vec<u8>>,
+    /// The state root after genesis, which the warm-up block keeps.
+    genesis_root: root::Hash,
     signatures: Vec<SignatureCheck>,
     chain: Duration,
     /// The part of `chain` spent submitting.
@@ -203,6 +230,7 @@ impl SizeRun {
         let mut payloads = Vec::new();
         let mut envelopes = Vec::new();
         let mut signatures = Vec::new();
+        let mut warmup = Vec::new();
         for i in 0..offenders {
             let evidence = net.double_vote(i, 5 + u64::from(i));
             let Evidence::DoubleVote { first, second } = &evidence else {
@@ -226,9 +254,25 @@ impl SizeRun {
             ));
             payloads.push(payload);
             envelopes.push(envelope.encode());
+            // Its warm-up twin: the same double vote with the second signature spoilt, from
+            // another reporter; the module checks it up to that signature and refuses it.
+            let mut spoilt = evidence;
+            if let Evidence::DoubleVote { second, .. } = &mut spoilt {
+                second.signature.0[0] ^= 1;
+            }
+            warmup.push(
+                Envelope::sign(
+                    CHAIN_ID,
+                    &key(WARMUP_SEED),
+                    u64::from(i),
+                    encode(&Msg::SubmitEvidence(spoilt)),
+                )
+                .ok_or_else(|| anyhow::anyhow!("payload over the limit"))?
+                .encode(),
+            );
         }
         let template = dir.join(format!("genesis-{validators}"));
-        drop(Chain::init(&file, &template)?);
+        let genesis_root = Chain::init(&file, &template)?.head().state_root;
         let mut genesis_state = MemoryStore::new();
         let init = exec.init(
             &mut genesis_state,
@@ -245,6 +289,8 @@ impl SizeRun {
             genesis_state,
             payloads,
             envelopes,
+            warmup,
+            genesis_root,
             signatures,
             chain: Duration::ZERO,
             submit: Duration::ZERO,
@@ -260,10 +306,29 @@ impl SizeRun {
         let dir = scratch.join(format!("chain-{}-{round}", self.validators));
         copy_dir(&self.template, &dir)?;
         let mut chain = Chain::open(&dir)?;
+        // Not timed: the warm-up block, refused whole, which leaves the module's state as
+        // genesis left it.
+        for envelope in &self.warmup {
+            chain
+                .submit(envelope)
+                .map_err(|e| anyhow::anyhow!("submit the warm-up: {e}"))?;
+        }
+        let warmed = chain.produce_block(block_time(BLOCK_HEIGHT - 1))?;
+        anyhow::ensure!(
+            warmed.state_root == self.genesis_root,
+            "the warm-up block changed the module's state"
+        );
+        for record in chain_records(&chain, warmed.height)? {
+            anyhow::ensure!(
+                matches!(record.result.status, TxStatus::Refused(_)),
+                "a warm-up transaction was not refused: {:?}",
+                record.result.status
+            );
+        }
         let mut floor_state = self.genesis_state.clone();
         let chain_first = round % 2 == 1;
         if !chain_first {
-            self.floor += floor_block(exec, &mut floor_state, &self.payloads, 1)?;
+            self.floor += floor_block(exec, &mut floor_state, &self.payloads, BLOCK_HEIGHT)?;
         }
         let start = Instant::now();
         for envelope in &self.envelopes {
@@ -272,11 +337,11 @@ impl SizeRun {
                 .map_err(|e| anyhow::anyhow!("submit: {e}"))?;
         }
         let submitted = start.elapsed();
-        chain.produce_block(GENESIS_TIME + 1_000)?;
+        let header = chain.produce_block(block_time(BLOCK_HEIGHT))?;
         self.chain += start.elapsed();
         self.submit += submitted;
         if chain_first {
-            self.floor += floor_block(exec, &mut floor_state, &self.payloads, 1)?;
+            self.floor += floor_block(exec, &mut floor_state, &self.payloads, BLOCK_HEIGHT)?;
         }
         let start = Instant::now();
         for (key, message, signature) in &self.signatures {
@@ -289,7 +354,12 @@ impl SizeRun {
         self.txs += self.payloads.len() as u64;
 
         // Not timed: every transaction succeeded, and the chain's state is the floor's.
-        let records = succeeded(&chain, 1)?;
+        anyhow::ensure!(
+            header.height == BLOCK_HEIGHT,
+            "the measured block is at height {}",
+            header.height
+        );
+        let records = succeeded(&chain, header.height)?;
         anyhow::ensure!(
             records.len() == self.payloads.len(),
             "the block holds {} of {} transactions",
@@ -350,7 +420,7 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
         &exec,
         &mut runs[0].genesis_state.clone(),
         &runs[0].payloads,
-        1,
+        BLOCK_HEIGHT,
     )?;
     for round in 0..rounds {
         if round % 10 == 0 {
@@ -365,7 +435,8 @@ pub fn run(options: &ChainBenchOptions) -> anyhow::Result<String> {
     writeln!(
         out,
         "  {rounds} blocks per set size, each of {offenders} double votes by different offenders \
-         on a fresh chain copied from the size's genesis; {} CPU(s) available; wall clock",
+         on a fresh chain copied from the size's genesis, after an untimed warm-up block of the \
+         same double votes spoilt and refused; {} CPU(s) available; wall clock",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     )?;
     writeln!(
