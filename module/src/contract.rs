@@ -767,14 +767,28 @@ impl<'h, H: Host> Contract<'h, H> {
     /// A slashing proposal as it stands: while it is pending, its correlation entry holds its
     /// fraction and reward (see [`CorrelatedOffence`]).
     fn proposal(&self, id: u64) -> Result<Option<SlashingProposal>, Error> {
+        self.proposal_reading(id, &mut None)
+    }
+
+    /// [`Self::proposal`], keeping the last correlation record it read in `last` (with its
+    /// epoch): a page of proposals, whose ids run in the order they were raised and so mostly
+    /// epoch by epoch, decodes an epoch's record once rather than once per proposal.
+    fn proposal_reading(
+        &self,
+        id: u64,
+        last: &mut Option<(u64, Option<Correlated>)>,
+    ) -> Result<Option<SlashingProposal>, Error> {
         let Some(mut proposal) = self.ov.get::<SlashingProposal>(&keys::proposal(id))? else {
             return Ok(None);
         };
         if proposal.status == ProposalStatus::Pending {
-            let list: Option<Correlated> =
-                self.ov.get(&keys::correlation(proposal.offence.epoch))?;
-            if let Some(entry) = list
+            let epoch = proposal.offence.epoch;
+            if last.as_ref().is_none_or(|(read, _)| *read != epoch) {
+                *last = Some((epoch, self.ov.get(&keys::correlation(epoch))?));
+            }
+            if let Some(entry) = last
                 .as_ref()
+                .and_then(|(_, list)| list.as_ref())
                 .and_then(|l| l.get(&proposal.offence.operator))
             {
                 entry.apply_to(&mut proposal);
@@ -1214,8 +1228,9 @@ impl<'h, H: Host> Contract<'h, H> {
             }
             Query::SlashingProposals { start, limit } => {
                 let mut out = Vec::new();
+                let mut last = None;
                 for id in page(start, limit, self.meta.next_proposal_id) {
-                    if let Some(p) = self.proposal(id)? {
+                    if let Some(p) = self.proposal_reading(id, &mut last)? {
                         out.push(p);
                     }
                 }
