@@ -46,13 +46,6 @@ impl KeyCache {
         self.0.get(key)
     }
 
-    /// `verify_strict` of `signature` by `key` over `message`: the verdict of
-    /// [`warden_module::crypto::Ed25519Strict`].
-    pub fn verify(&mut self, key: &PublicKey, message: &[u8], signature: &Signature) -> bool {
-        self.get_if(key, |_| true)
-            .is_some_and(|key| strict(key, message, signature))
-    }
-
     /// Keys kept.
     pub fn len(&self) -> usize {
         self.0.len()
