@@ -214,7 +214,12 @@ fn main() -> ExitCode {
             .map(|line| print!("{line}")),
         Command::Relay(options) => warden_host::ft::relay_server::run(&options, &config.relayer),
         Command::Node(options) => warden_host::net::run_node(&options, &config),
-        Command::Testnet(options) => warden_host::net::testnet::main(&options),
+        Command::Testnet(options) => {
+            warden_host::net::testnet::main(&warden_host::net::testnet::Options {
+                config: cli.config.clone(),
+                ..options
+            })
+        }
         Command::Ft {
             action: FtAction::Bench { views, scenarios },
         } => warden_host::ft_bench::run(views, &scenarios).map(|report| print!("{report}")),

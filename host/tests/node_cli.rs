@@ -147,12 +147,19 @@ fn a_node_refuses_malformed_oversized_and_unauthenticated_frames_and_keeps_servi
 }
 
 #[test]
-fn the_default_testnet_bans_the_double_voter_and_recovers_the_killed_validator() {
+fn the_default_testnet_bans_the_double_voter_recovers_the_killed_validator_and_takes_the_configuration(
+) {
     let dir = support::temp_dir("testnet-default");
     let json = dir.join("report.json");
     let data = dir.join("net");
+    // A configuration the testnet hands on: its genesis takes the module settings from it.
+    let config = dir.join("warden.toml");
+    std::fs::write(&config, "[isolation]\nquarantine_duration_blocks = 150\n")
+        .expect("the configuration");
     let started = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--config")
+        .arg(&config)
         .args(["testnet", "--data"])
         .arg(&data)
         .arg("--json")
@@ -169,6 +176,12 @@ fn the_default_testnet_bans_the_double_voter_and_recovers_the_killed_validator()
         out.status
     );
     assert!(started.elapsed() < Duration::from_secs(90), "{stdout}");
+    let genesis = std::fs::read_to_string(data.join("chain").join("genesis.toml"))
+        .expect("the chain's genesis copy");
+    assert!(
+        genesis.contains("short_quarantine_blocks = 150"),
+        "the configuration did not reach the genesis:\n{genesis}"
+    );
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON report"))
             .expect("JSON");

@@ -28,6 +28,7 @@ use crate::chain::client::Client;
 use crate::chain::genesis::GenesisFile;
 use crate::chain::rotation::{bounded, next_validators};
 use crate::chain::Chain;
+use crate::ft::config::FaultToleranceConfig;
 use crate::ft::manager::http_query;
 use crate::ft::relay::{HttpSubmitter, Submitter};
 use crate::sim::adversary::Attack;
@@ -289,6 +290,22 @@ pub struct Options {
     /// Override the manifest's duration, in seconds.
     #[arg(long)]
     pub duration_s: Option<u64>,
+    /// The fault-tolerance configuration (the global `--config`): the genesis takes its module
+    /// settings, and every process the testnet starts runs with it.
+    #[arg(skip)]
+    pub config: Option<PathBuf>,
+}
+
+/// The options every process the testnet starts is given before its subcommand: the
+/// configuration file, by an absolute path (the processes may not share the testnet's working
+/// directory).
+fn global_args(config: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    let Some(path) = config else {
+        return Ok(Vec::new());
+    };
+    let path = std::path::absolute(path)
+        .with_context(|| format!("the configuration's path {}", path.display()))?;
+    Ok(vec!["--config".into(), path.display().to_string()])
 }
 
 /// A process the testnet started.
@@ -847,8 +864,14 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
         }
     };
     let stop = super::stop_on_signals();
+    let cfg = match &options.config {
+        Some(path) => FaultToleranceConfig::read(path)?,
+        None => FaultToleranceConfig::default(),
+    };
+    let global = global_args(options.config.as_deref())?;
     let network = TestNetwork::new(manifest.chain_id, manifest.validators);
-    let genesis = GenesisFile::from_network(&network, crate::chain::now_ms());
+    let mut genesis = GenesisFile::from_network(&network, crate::chain::now_ms());
+    genesis.config = (&cfg.module_config()).into();
     drop(Chain::init(&genesis, &dir.join("chain")).context("initialising the chain")?);
 
     let chain_addr = free_port()?;
@@ -864,10 +887,11 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
         }
     }
     let s = |p: &Path| p.display().to_string();
+    let with_global = |args: Vec<String>| [global.clone(), args].concat();
     let mut procs = Processes(Vec::new());
     procs.0.push(Proc::new(
         "chain",
-        vec![
+        with_global(vec![
             "chain".into(),
             "serve".into(),
             "--data".into(),
@@ -876,12 +900,12 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
             chain_addr.to_string(),
             "--block-interval-ms".into(),
             "200".into(),
-        ],
+        ]),
         &dir,
     ));
     procs.0.push(Proc::new(
         "relayer",
-        vec![
+        with_global(vec![
             "relay".into(),
             "--node".into(),
             chain_addr.to_string(),
@@ -891,7 +915,7 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
             relay_addr.to_string(),
             "--key-seed".into(),
             RELAYER_SEED.to_string(),
-        ],
+        ]),
         &dir,
     ));
     for v in 0..manifest.validators {
@@ -927,7 +951,9 @@ pub fn run(options: &Options) -> anyhow::Result<TestnetReport> {
             args.push("--byzantine".into());
             args.push(serde_json::to_string(b)?);
         }
-        procs.0.push(Proc::new(&format!("v{v}"), args, &dir));
+        procs
+            .0
+            .push(Proc::new(&format!("v{v}"), with_global(args), &dir));
     }
 
     let chain = Client::new(chain_addr).with_timeout(super::CHAIN_TIMEOUT);
@@ -1343,6 +1369,16 @@ mod tests {
             "{:#}",
             Manifest::parse(&format!("{BASE}{extra}")).expect_err("refused")
         )
+    }
+
+    #[test]
+    fn the_configuration_reaches_every_process_by_an_absolute_path() {
+        assert!(global_args(None).expect("no configuration").is_empty());
+        let args = global_args(Some(Path::new("warden.toml"))).expect("a configuration");
+        assert_eq!(args[0], "--config");
+        let path = Path::new(&args[1]);
+        assert!(path.is_absolute(), "{}", path.display());
+        assert!(path.ends_with("warden.toml"), "{}", path.display());
     }
 
     #[test]
