@@ -257,6 +257,11 @@ impl RelayQueue {
         self.items.values()
     }
 
+    /// Items in order, each with its id (kept beside it, not hashed again).
+    pub fn entries(&self) -> impl Iterator<Item = (ItemId, &QueuedItem)> {
+        self.items.iter().map(|((_, id), item)| (*id, item))
+    }
+
     /// Number of items waiting.
     pub fn len(&self) -> usize {
         self.items.len()
@@ -856,11 +861,12 @@ impl EvidenceCollector {
     /// `backoff_max_ms` after its submission counts as a failed attempt and is resubmitted.
     pub fn tick(&mut self, now_ms: u64, submitter: &mut dyn Submitter) -> TickReport {
         let mut report = TickReport::default();
+        // Only the items due are copied out; the rest wait for their backoff.
         let due: Vec<(ItemId, String, Vec<u8>)> = self
             .queue
-            .iter()
-            .map(|item| (item.id(), item.label.clone(), item.payload.clone()))
-            .filter(|(id, ..)| self.flight(id).next_attempt_ms <= now_ms)
+            .entries()
+            .filter(|(id, _)| self.flight(id).next_attempt_ms <= now_ms)
+            .map(|(id, item)| (id, item.label.clone(), item.payload.clone()))
             .collect();
         let mut sent = 0;
         for (id, label, payload) in due {
