@@ -18,42 +18,57 @@ use ed25519_dalek::{Signature as DalekSignature, VerifyingKey};
 use warden_module::crypto::Verifier;
 use warden_module::wire::{PublicKey, Signature};
 
-/// Decompressed keys by their encoding.
-#[derive(Clone, Debug, Default)]
-pub struct KeyCache(HashMap<PublicKey, VerifyingKey>);
+/// Decompressed keys by their encoding: every key that decodes and that the cache's rule
+/// accepts, the rule being fixed when the cache is made.
+#[derive(Clone, Debug)]
+pub struct KeyCache {
+    accept: fn(&PublicKey) -> bool,
+    keys: HashMap<PublicKey, VerifyingKey>,
+}
+
+impl Default for KeyCache {
+    /// A cache of every key that decodes.
+    fn default() -> Self {
+        Self::accepting(|_| true)
+    }
+}
 
 impl KeyCache {
     /// The most keys kept (about 1 MiB).
     pub const CAPACITY: usize = 4_096;
 
-    /// The decompressed `key` if it decodes and `accept` holds for it; kept only then, so a
-    /// refusal is decided afresh each time (by the same pure function).
-    pub fn get_if(
-        &mut self,
-        key: &PublicKey,
-        accept: impl FnOnce(&PublicKey) -> bool,
-    ) -> Option<&VerifyingKey> {
-        if !self.0.contains_key(key) {
+    /// A cache of the keys that decode and that `accept` holds for.
+    pub fn accepting(accept: fn(&PublicKey) -> bool) -> Self {
+        Self {
+            accept,
+            keys: HashMap::new(),
+        }
+    }
+
+    /// The decompressed `key` if it decodes and the rule accepts it; kept only then, so a
+    /// refusal is decided afresh each time (by the same pure functions).
+    pub fn get(&mut self, key: &PublicKey) -> Option<&VerifyingKey> {
+        if !self.keys.contains_key(key) {
             let decoded = VerifyingKey::from_bytes(&key.0).ok()?;
-            if !accept(key) {
+            if !(self.accept)(key) {
                 return None;
             }
-            if self.0.len() >= Self::CAPACITY {
-                self.0.clear();
+            if self.keys.len() >= Self::CAPACITY {
+                self.keys.clear();
             }
-            self.0.insert(*key, decoded);
+            self.keys.insert(*key, decoded);
         }
-        self.0.get(key)
+        self.keys.get(key)
     }
 
     /// Keys kept.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.keys.len()
     }
 
     /// Whether no key is kept.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.keys.is_empty()
     }
 }
 
@@ -72,7 +87,7 @@ impl Verifier for SharedKeyCache {
         let decoded = {
             // A panic while the lock was held leaves the map as consistent as ever.
             let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            cache.get_if(key, |_| true).copied()
+            cache.get(key).copied()
         };
         // The check itself runs outside the lock.
         decoded.is_some_and(|key| strict(&key, message, signature))
@@ -127,11 +142,13 @@ mod tests {
         let mut cache = KeyCache::default();
         let mut off_curve = [0u8; 32];
         off_curve[0] = 2;
-        assert!(cache.get_if(&PublicKey(off_curve), |_| true).is_none());
+        assert!(cache.get(&PublicKey(off_curve)).is_none());
         let (key, _) = signed(2, b"");
-        assert!(cache.get_if(&key, |_| false).is_none());
+        let mut refusing = KeyCache::accepting(|_| false);
+        assert!(refusing.get(&key).is_none());
+        assert!(refusing.is_empty());
         assert!(cache.is_empty());
-        assert!(cache.get_if(&key, |_| true).is_some());
+        assert!(cache.get(&key).is_some());
         assert_eq!(cache.len(), 1);
     }
 
@@ -144,7 +161,7 @@ mod tests {
             PublicKey(SigningKey::from_bytes(&seed).verifying_key().to_bytes())
         };
         for i in 0..=KeyCache::CAPACITY {
-            assert!(cache.get_if(&key(i), |_| true).is_some());
+            assert!(cache.get(&key(i)).is_some());
             assert!(cache.len() <= KeyCache::CAPACITY);
         }
         assert_eq!(cache.len(), 1);

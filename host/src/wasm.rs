@@ -16,7 +16,6 @@
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use borsh::BorshDeserialize;
 use sha2::{Digest, Sha256};
@@ -365,7 +364,7 @@ impl Executor {
 
     /// Resolves the module's imports against the runtime's functions, once.
     fn with_module(engine: Engine, module: Module, config: ExecutorConfig) -> anyhow::Result<Self> {
-        let instance_pre = linker(&engine, Arc::new(SharedKeyCache::default()))
+        let instance_pre = linker(&engine)
             .and_then(|linker| linker.instantiate_pre(&module))
             .map_err(|e| anyhow::anyhow!("linking the module: {e:#}"))?;
         Ok(Self {
@@ -632,9 +631,11 @@ fn burn(caller: &mut Caller<'_, CallState>, cost: u64) -> wasmtime::Result<()> {
     caller.set_fuel(left - cost)
 }
 
-/// The runtime's imports; `verify` checks signatures through `keys`.
-fn linker(engine: &Engine, keys: Arc<SharedKeyCache>) -> wasmtime::Result<Linker<CallState>> {
+/// The runtime's imports. `verify` keeps the keys it has decompressed, for every instance of
+/// this executor.
+fn linker(engine: &Engine) -> wasmtime::Result<Linker<CallState>> {
     let mut linker: Linker<CallState> = Linker::new(engine);
+    let keys = SharedKeyCache::default();
     linker.func_wrap(
         "warden",
         "storage_read",

@@ -161,8 +161,14 @@ impl Envelope {
 /// much as a signature check, its decompression a tenth of one). The answer for a key never
 /// changes, so remembering it changes no verdict. Bounded ([`KeyCache::CAPACITY`]): when full,
 /// it starts over.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StrongKeys(KeyCache);
+
+impl Default for StrongKeys {
+    fn default() -> Self {
+        Self(KeyCache::accepting(is_strong_key))
+    }
+}
 
 impl StrongKeys {
     /// Whether `key` is strong ([`is_strong_key`]).
@@ -172,7 +178,7 @@ impl StrongKeys {
 
     /// `key` decompressed, if it is strong.
     fn get(&mut self, key: &PublicKey) -> Option<&VerifyingKey> {
-        self.0.get_if(key, is_strong_key)
+        self.0.get(key)
     }
 }
 
